@@ -1,0 +1,30 @@
+"""The two ways a check ends without passing.
+
+A check raises :class:`Failure` when the student's server answered wrongly and
+:class:`NotGraded` when it could not be judged at all (the server never started,
+or a check it depends on failed).  Both carry text written for the student, in
+check50's style: what was expected, what was seen, and one next step.
+"""
+
+from __future__ import annotations
+
+
+class Failure(Exception):
+    """The server answered, but not as the lesson asks."""
+
+    def __init__(self, message: str, hint: str = "", detail: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        #: The full value seen (a whole body, a whole header list), shown with -v.
+        self.detail = detail
+
+
+class NotGraded(Exception):
+    """The check could not be run; ``message`` says why."""
+
+    def __init__(self, message: str, hint: str = "", detail: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.detail = detail
