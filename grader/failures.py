@@ -12,12 +12,26 @@ from __future__ import annotations
 class Failure(Exception):
     """The server answered, but not as the lesson asks."""
 
-    def __init__(self, message: str, hint: str = "", detail: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        hint: str = "",
+        detail: str | None = None,
+        *,
+        log: str = "",
+        file: str | None = None,
+        line: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
         #: The full value seen (a whole body, a whole header list), shown with -v.
         self.detail = detail
+        #: The last lines of the server's output that explain the failure.
+        self.log = log
+        #: Where in the student's file the failure points, when known.
+        self.file = file
+        self.line = line
 
 
 class NotGraded(Exception):

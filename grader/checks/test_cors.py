@@ -1,0 +1,30 @@
+"""CORS, judged as a browser judges the lesson's page on another origin.
+
+The page calls fetch(url, {mode: 'cors', credentials: 'include',
+headers: {'Content-Type': 'application/json'}}): the JSON Content-Type makes
+the browser send an OPTIONS preflight first, and credentials forbid `*`.
+"""
+
+import pytest
+
+from grader import Failure
+
+
+def _fail(problems) -> None:
+    if problems:
+        first = problems[0]
+        raise Failure(first.message, first.hint, detail="\n".join(p.message for p in problems))
+
+
+@pytest.mark.check("cors.preflight", depends=("api.status",))
+def test_preflight_allows_the_page(cors):
+    """the browser's preflight (OPTIONS) allows the page's request"""
+    _fail(cors.at("preflight"))
+
+
+@pytest.mark.check("cors.response", depends=("api.status",))
+def test_response_shared_with_the_page(cors, warn):
+    """the browser lets the page read the answer (with credentials)"""
+    for warning in cors.warnings:
+        warn(warning)
+    _fail(cors.at("response"))

@@ -1,0 +1,67 @@
+"""The home page: the lesson's `@app.route('/')`."""
+
+import uuid
+
+import pytest
+
+from grader import Failure
+
+
+@pytest.mark.check("home.status")
+def test_home_answers_html(home):
+    """GET / answers 200 with an HTML page"""
+    if home.status_code != 200:
+        raise Failure(
+            f"expected GET / to answer 200, saw {home.status_code} {home.reason}",
+            "add a home page: @app.route('/') above a function that returns HTML",
+            detail=home.text,
+        )
+    mimetype = home.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if mimetype != "text/html":
+        raise Failure(
+            f"expected GET / to answer with Content-Type text/html, saw {mimetype or 'no Content-Type'}",
+            "return an HTML string from the home route (Flask sends it as text/html), not jsonify(...)",
+            detail=home.text,
+        )
+
+
+@pytest.mark.check("home.html", depends=("home.status",))
+def test_home_has_title_and_text(home):
+    """the home page has a <title> and visible text"""
+    from grader.htmlpage import read_page
+
+    page = read_page(home.text)
+    if not page.title:
+        seen = "an empty <title></title>" if page.title == "" else "no <title>"
+        raise Failure(
+            f"expected the home page to have a <title>, saw {seen}",
+            "put <head><title>My Server</title></head> at the top of the HTML you return",
+            detail=home.text,
+        )
+    if not page.text:
+        raise Failure(
+            "expected the home page to show some text, saw none in its <body>",
+            "add a heading to the body, like <h2>Hello, World!</h2>",
+            detail=home.text,
+        )
+
+
+@pytest.mark.check("home.not_found")
+def test_unknown_page_is_404(http, routes):
+    """an unknown page answers 404 Not Found"""
+    path = f"/unknown-page-{uuid.uuid4().hex[:8]}"
+    answer = http.get(path)
+    if answer.status_code != 404:
+        catch_all = [r for r in routes if "<path:" in r.rule or r.rule.startswith("/<")]
+        hint = (
+            f"the route {catch_all[0].rule} answers every path: remove it, or call abort(404) for unknown names"
+            if catch_all
+            else "let Flask answer 404 for pages your app does not define"
+        )
+        raise Failure(
+            f"expected GET {path} to answer 404, saw {answer.status_code} {answer.reason}",
+            hint,
+            detail=answer.text,
+            file=catch_all[0].file if catch_all else None,
+            line=catch_all[0].line if catch_all else None,
+        )

@@ -1,0 +1,1 @@
+"""Renderers: each turns the same Report into one output format."""

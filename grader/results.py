@@ -1,0 +1,102 @@
+"""The result model every renderer reads: one Report of CheckResults.
+
+Checks never know how they are shown; renderers (terminal, JSON, and the
+later JUnit, Gradescope and GitHub ones) only read these objects.  Field
+names of :meth:`Report.to_dict` are a stable interface for CI scripts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Status = Literal["passed", "failed", "not_graded", "skipped"]
+
+
+@dataclass
+class CheckResult:
+    id: str
+    name: str
+    status: Status
+    score: float
+    max_score: float
+    message: str = ""
+    hint: str = ""
+    #: The full value seen (a body, a header list), shown with -v.
+    detail: str | None = None
+    #: The last lines of the server's output that explain this result.
+    log: str = ""
+    warnings: list[str] = field(default_factory=list)
+    #: Where in the student's file this result points, when known.
+    file: str | None = None
+    line: int | None = None
+
+    @property
+    def category(self) -> str:
+        return self.id.split(".", 1)[0]
+
+    def to_dict(self, verbose: bool = False) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id,
+            "category": self.category,
+            "name": self.name,
+            "status": self.status,
+            "score": self.score,
+            "max_score": self.max_score,
+            "message": self.message,
+            "hint": self.hint,
+        }
+        if self.warnings:
+            data["warnings"] = self.warnings
+        if self.log:
+            data["log"] = self.log
+        if self.file:
+            data["file"], data["line"] = self.file, self.line
+        if verbose and self.detail is not None:
+            data["detail"] = self.detail
+        return data
+
+
+@dataclass
+class Report:
+    submission: str
+    entry: str
+    checks: list[CheckResult]
+    duration_s: float = 0.0
+    #: Plain notes for the student (which notebook cell was graded, sandbox used, ...).
+    notes: list[str] = field(default_factory=list)
+    #: Everything the server printed (tail), shown with -v.
+    server_log: str = ""
+
+    @property
+    def score(self) -> float:
+        return round(sum(c.score for c in self.checks), 4)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(c.max_score for c in self.checks), 4)
+
+    @property
+    def status(self) -> Status:
+        graded = [c for c in self.checks if c.status != "skipped"]
+        if any(c.id == "server.start" and c.status != "passed" for c in graded):
+            return "not_graded"
+        if all(c.status == "passed" for c in graded):
+            return "passed"
+        return "failed"
+
+    def to_dict(self, verbose: bool = False) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "submission": self.submission,
+            "entry": self.entry,
+            "score": self.score,
+            "max_score": self.max_score,
+            "status": self.status,
+            "duration_s": round(self.duration_s, 3),
+            "checks": [c.to_dict(verbose) for c in self.checks],
+        }
+        if self.notes:
+            data["notes"] = self.notes
+        if verbose:
+            data["server_log"] = self.server_log
+        return data
