@@ -76,9 +76,13 @@ def grade(submission: Submission, rubric: Rubric | None = None, options: Options
     options = options or Options()
     started = time.monotonic()
     grading = Grading(submission, rubric, options)
-    grading.start()  # the server boots while pytest is imported and collects
+    grading.start()
     try:
-        from grader.plugin import run_checks
+        # Imported only now, so the server boots on the other core meanwhile.
+        import grader.schema
+        from grader.plugin import run_checks  # pytest
+
+        grader.schema.load_schema(rubric.schema)  # jsonschema, and a bad --schema fails here
 
         checks = run_checks(grading, [CHECKS_DIR, *options.extra_checks])
     finally:

@@ -97,7 +97,7 @@ def _kill_tree() -> None:
         _reap()
         if not _descendants(me):
             return
-        time.sleep(0.005)
+        time.sleep(0.001)
     for _ in range(200):  # bounded: a fork bomb is also capped by RLIMIT_NPROC
         left = _descendants(me)
         if not left:

@@ -12,8 +12,9 @@ already write tests::
             assert record["FirstName"][:1].isupper(), f"expected a capital, saw {record['FirstName']!r}"
 
 Fixtures: ``grading`` (the whole run), ``server`` (the running server),
-``base_url``, ``http`` (a requests session bound to the server), ``routes``
-(the app's URL map), ``rubric``, and ``warn`` (attach a warning to a check).
+``base_url``, ``http`` (a requests session bound to the server), ``client``
+(a lighter one, used by the built-in checks), ``routes`` (the app's URL map),
+``rubric``, and ``warn`` (attach a warning to a check).
 
 Outside ``webgrade check``, ``pytest --webgrade PATH`` starts the submission's
 server for the session, so instructors can develop checks with plain pytest.
@@ -91,12 +92,20 @@ def base_url(server) -> str:
 
 
 @pytest.fixture(scope="session")
+def client(server, rubric):
+    """A light HTTP client bound to the server: ``client.get("/")`` returns a Reply."""
+    from grader.client import Client
+
+    return Client(server.host, server.port, timeout=rubric.request_timeout)
+
+
+@pytest.fixture(scope="session")
 def http(server, rubric):
     """A requests session bound to the server: ``http.get("/api/data")``."""
-    from grader.client import Http
+    from grader.client import session
 
-    with Http(server.base_url, timeout=rubric.request_timeout) as session:
-        yield session
+    with session(server.base_url, timeout=rubric.request_timeout) as http_session:
+        yield http_session
 
 
 @pytest.fixture(scope="session")
@@ -137,6 +146,7 @@ class Collector:
 
     def pytest_configure(self, config: pytest.Config) -> None:
         config.stash[GRADING] = self.grading
+        config.option.tbstyle = "no"  # we read exceptions ourselves; formatting tracebacks is slow
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         order = list(self.grading.rubric.points)
@@ -202,6 +212,15 @@ class Collector:
         self.results[check_id] = result
 
 
+#: pytest's own plugins that a grading run does not need: each costs start-up time,
+#: and some would write files (cacheprovider) or print (terminal, xprocess's reminder).
+UNUSED_PLUGINS = (
+    "cacheprovider", "terminal", "xprocess", "doctest", "junitxml", "pastebin", "stepwise", "faulthandler",
+    "debugging", "setuponly", "setupplan", "unraisableexception", "threadexception", "warnings", "legacypath",
+    "logging",
+)  # fmt: skip
+
+
 def run_checks(grading, paths: list[Path]) -> list[CheckResult]:
     """Run the check files in-process with pytest and return one result per check.
 
@@ -218,20 +237,20 @@ def run_checks(grading, paths: list[Path]) -> list[CheckResult]:
             "-c", str(ini),
             "--rootdir", tmp,
             "--import-mode=importlib",
-            "-p", "no:cacheprovider",
-            "-p", "no:terminal",
-            "-p", "no:xprocess",
             "-p", "grader.plugin",
             "--capture=no",
+            *(f"-pno:{name}" for name in UNUSED_PLUGINS),
         ]  # fmt: skip
         saved = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
         # Unrelated plugins installed next to us cost start-up time and could change the run.
         os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
         try:
-            pytest.main(args, plugins=[collector])
+            code = pytest.main(args, plugins=[collector])
         finally:
             if saved is None:
                 os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
             else:
                 os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved
+    if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR) or not collector.results:
+        raise RuntimeError(f"pytest could not run the checks (exit code {int(code)})")
     return list(collector.results.values())

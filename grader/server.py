@@ -24,7 +24,6 @@ server first and imports those while the server boots.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import shutil
@@ -85,6 +84,13 @@ def port_is_free(port: int) -> bool:
         return True
 
 
+def _listening(proc: psutil.Process) -> list:
+    try:
+        return [c for c in proc.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
+    except psutil.Error:
+        return []
+
+
 class _Quiet:
     """xprocess prints its progress to stdout; our stdout may be a JSON report."""
 
@@ -110,6 +116,7 @@ class Server:
         self.command = command
         self.workdir = Path(workdir or submission.folder)
         self.python = python
+        self.host = HOST
         self.port = port or free_port()
         self.base_url = f"http://{HOST}:{self.port}"
         self.tmp = Path(tempfile.mkdtemp(prefix="webgrade-"))
@@ -183,19 +190,65 @@ class Server:
         except psutil.NoSuchProcess:
             return []
 
-    def listening_ports(self) -> set[int]:
-        """TCP ports our child or its descendants listen on."""
-        ports = set()
-        for proc in self._tree():
+    def _tree_pids(self) -> list[int]:
+        """Our child and its descendants, from the kernel's per-task children lists.
+
+        Read directly rather than with psutil, which scans every process on
+        the machine: this runs in the readiness loop that a student waits on.
+        """
+        pids, todo = [], [self.popen.pid]
+        while todo:
+            pid = todo.pop()
+            pids.append(pid)
             try:
-                for conn in proc.net_connections(kind="inet"):
-                    if conn.status == psutil.CONN_LISTEN:
-                        ports.add(conn.laddr.port)
-            except psutil.Error:
+                tasks = os.listdir(f"/proc/{pid}/task")
+            except OSError:
                 continue
+            for task in tasks:
+                try:
+                    with open(f"/proc/{pid}/task/{task}/children") as f:
+                        todo.extend(int(child) for child in f.read().split())
+                except OSError:
+                    continue
+        return pids
+
+    def listening_ports(self) -> set[int]:
+        """TCP ports our child or its descendants listen on (Linux /proc; psutil elsewhere)."""
+        if not os.path.exists("/proc/net/tcp"):
+            return {c.laddr.port for p in self._tree() for c in _listening(p)}
+        by_inode: dict[str, int] = {}
+        # The kernel takes milliseconds to render each table; tcp6 only matters when
+        # the server is not found on IPv4 (a --command server bound to "::").
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                with open(table) as f:
+                    next(f)
+                    for line in f:
+                        fields = line.split()
+                        if fields[3] == "0A":  # TCP_LISTEN
+                            by_inode[fields[9]] = int(fields[1].rsplit(":", 1)[1], 16)
+            except OSError:
+                continue
+            if self.port in by_inode.values():
+                break
+        ports = set()
+        for pid in self._tree_pids():
+            try:
+                fds = os.listdir(f"/proc/{pid}/fd")
+            except OSError:
+                continue
+            for fd in fds:
+                try:
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                except OSError:
+                    continue
+                if target.startswith("socket:[") and target[8:-1] in by_inode:
+                    ports.add(by_inode[target[8:-1]])
         return ports
 
     def _answers_http(self, timeout: float) -> bool:
+        import http.client  # not at the top: everything imported before the spawn delays the server
+
         conn = http.client.HTTPConnection(HOST, self.port, timeout=timeout)
         try:
             conn.request("GET", "/.webgrade-ready")

@@ -1,0 +1,86 @@
+"""Grading one submission against its floor, measured in the same run.
+
+    uv run python benchmarks/single.py [--runs N]
+
+Floor: start the reference server's main.py bare (its port rewritten to a
+free one) and get one answer from /.  Cost: `webgrade check reference_server`
+end to end.  Also: how long after a crash at import the grader reports it
+(the grader's wall time minus the time the bare script takes to crash).
+Prints medians and ratios; targets are from the harness issue (<= 2.5x the
+floor; crash reported within 0.5 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from grader.server import free_port  # noqa: E402
+
+REFERENCE = ROOT / "reference_server"
+CRASH = ROOT / "tests" / "servers" / "crash_import"
+
+
+def floor_once(folder: Path) -> float:
+    port = free_port()
+    script = folder / "bare_main.py"
+    script.write_text((REFERENCE / "main.py").read_text().replace("port=5001", f"port={port}"))
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                conn.request("GET", "/")
+                conn.getresponse().read()
+                return time.perf_counter() - started
+            except OSError:
+                time.sleep(0.002)
+                if proc.poll() is not None or time.perf_counter() - started > 30:
+                    raise RuntimeError("the bare server did not answer")
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def timed(args: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    runs = parser.parse_args().runs
+    grade = [sys.executable, "-m", "grader", "check", "--format", "json"]
+    floors, grades, crashes, bare_crashes = [], [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        crash_copy = Path(tmp) / "crash"
+        shutil.copytree(CRASH, crash_copy)
+        timed(grade + [str(REFERENCE)])  # warm the file cache once
+        for _ in range(runs):  # interleaved, so machine noise hits both alike
+            floors.append(floor_once(Path(tmp)))
+            grades.append(timed(grade + [str(REFERENCE)]))
+            bare_crashes.append(timed([sys.executable, str(crash_copy / "main.py")]))
+            crashes.append(timed(grade + [str(crash_copy)]))
+    floor, cost = statistics.median(floors), statistics.median(grades)
+    crash_latency = statistics.median(crashes) - statistics.median(bare_crashes)
+    print(f"runs                              {runs}")
+    print(f"floor: bare main.py + GET /       {floor:.3f} s")
+    print(f"webgrade check reference_server   {cost:.3f} s")
+    print(f"ratio grade/floor                 {cost / floor:.2f}  (target <= 2.5)")
+    print(f"crash at import reported after    {crash_latency:.3f} s past the crash  (target <= 0.5)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,274 @@
+"""Check the ``/api/shaurya`` JSON against a JSON Schema, in the student's terms.
+
+jsonschema reports ``None is not of type 'string'`` at ``$[1].FirstName``; a
+student needs ``"FirstName" in record 1 (Doe): expected a string like "John",
+saw null (Python None)``.  The rules live in ``schemas/people.schema.json`` so
+an instructor can swap in their own file; this module only does the wording.
+Records are numbered with the Python index (from 0), as students index lists.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+SCHEMA_PATH = Path(__file__).parent / "schemas" / "people.schema.json"
+#: Keys that name a record in messages ("record 1 (John Doe)"), matched ignoring case.
+NAME_KEYS = ("FirstName", "LastName")
+#: Longest quoted value, so one huge wrong answer cannot flood the report.
+WIDTH = 60
+#: Errors collected before sorting; enough for any report, cheap on a huge answer.
+MAX_ERRORS = 500
+TYPE_WORDS = {
+    "string": "a string", "number": "a number", "integer": "a whole number",
+    "boolean": "true/false", "null": "null", "array": "a list", "object": "a dictionary (JSON object)",
+}
+PLURALS = {
+    "string": "strings", "number": "numbers", "integer": "whole numbers", "boolean": "true/false values",
+    "null": "nulls", "array": "lists", "object": "dictionaries (JSON objects)",
+}
+#: Within one place, say the most basic problem first: a wrong type makes the rest moot.
+RANK = {"type": 0, "required": 1, "minItems": 2}
+#: Keywords whose own message says little ("not valid under any of the given schemas").
+WEAK = ("anyOf", "oneOf")
+BOUNDS = {
+    "minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than", "exclusiveMaximum": "less than",
+}
+
+
+@dataclass(frozen=True)
+class SchemaProblem:
+    """One thing wrong with the JSON, worded for the student."""
+
+    message: str  #: one line: where, what was expected, what was seen
+    hint: str  #: one next step
+    path: tuple[str | int, ...]  #: where in the JSON, e.g. ``(1, "Owns_Cars", 0)``
+
+
+def load_schema(path: Path | str | None = None, min_records: int = 1) -> dict:
+    """Read a schema (``None``: the shipped one), check it, and set its minItems.
+
+    Checking here makes a broken instructor file fail loudly at start-up
+    (:class:`jsonschema.SchemaError`) rather than as a puzzling student failure.
+    """
+    from jsonschema import Draft202012Validator
+    from jsonschema.validators import validator_for
+
+    schema = json.loads(Path(path or SCHEMA_PATH).read_text(encoding="utf-8"))
+    validator_for(schema, default=Draft202012Validator).check_schema(schema)
+    return {**schema, "minItems": min_records}
+
+
+def check_people(data: Any, schema: dict, limit: int = 3) -> list[SchemaProblem]:
+    """Return up to ``limit`` problems (``limit < 1``: all), in record order; ``[]`` if valid."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
+    from jsonschema.validators import validator_for
+
+    validator = validator_for(schema, default=Draft202012Validator)(schema)
+    # anyOf/oneOf only say "not valid under any"; best_match digs out the useful branch.
+    errors = [best_match([e]) if e.context else e for e in islice(validator.iter_errors(data), MAX_ERRORS)]
+    errors.sort(key=lambda e: (_path_key(e.absolute_path), RANK.get(e.validator, 3), e.validator in WEAK))
+    problems: list[SchemaProblem] = []
+    for error in errors:
+        problem = _explain(error, data)
+        if problem.message not in {p.message for p in problems}:
+            problems.append(problem)
+        if len(problems) == limit:
+            break
+    return problems
+
+
+def _explain(error: Any, data: Any) -> SchemaProblem:
+    """Word one jsonschema error as expected/seen, plus a next step."""
+    path, kw, value, want = tuple(error.absolute_path), error.validator, error.instance, error.validator_value
+    rule = error.schema if isinstance(error.schema, dict) else {}
+    example, seen = _example(rule), _seen(value)
+    if kw == "type":
+        msg, hint = f"expected {_expected(rule)}, saw {seen}", _type_hint(path, value, rule, data)
+    elif kw == "required":
+        missing, props = [k for k in want if k not in value], rule.get("properties", {})
+        msg = f"missing {_count(len(missing), 'key', bare=True)} {_keys(missing)}; saw "
+        msg += f"keys {_keys(value)}" if value else "an empty dictionary"
+        add = _join([f'"{k}": {_example(props.get(k, {})) or "..."}' for k in missing], 3)
+        hint = _near_miss_hint(missing, value, rule) or f"add {add}"
+    elif kw in ("minItems", "maxItems"):
+        unit = "record" if _items_type(rule) == "object" else "item"
+        more = kw == "minItems"
+        seen = ("only " if more else "") + _count(len(value), unit) if value else "an empty list"
+        msg = f"expected {'at least' if more else 'at most'} {_count(want, unit)}, saw {seen}"
+        if not more:
+            hint = f"remove {unit}s until there are {want} or fewer"
+        else:
+            hint = f"add more {unit}s to the list" if path else "add records with InfoDb.append({...})"
+    elif kw == "pattern":
+        msg = f"expected {rule.get('description') or f'a string matching the pattern {want}'}, saw {seen}"
+        hint = f"make it look like {example}" if example else f"make it match the pattern {want}"
+    elif kw in ("enum", "const"):
+        options = want if kw == "enum" else [want]
+        shown = _join([_short(o) for o in options], 5, " or ")
+        msg, hint = f"expected {shown}, saw {seen}", f"use {'one of' if len(options) > 1 else 'exactly'} {shown}"
+    elif kw in ("minLength", "maxLength"):
+        more = kw == "minLength"
+        msg = f"expected a string of {'at least' if more else 'at most'} {_count(want, 'character')}, saw {seen}"
+        hint = f"make it {'longer' if more else 'shorter'}" + (f", like {example}" if example else "")
+    elif kw in BOUNDS:
+        msg, hint = f"expected a number {BOUNDS[kw]} {want}, saw {seen}", f"use a number {BOUNDS[kw]} {want}"
+    elif kw == "additionalProperties" and want is False and "patternProperties" not in rule:
+        props = rule.get("properties", {})
+        extra = [k for k in value if k not in props]
+        msg = f"unexpected {_count(len(extra), 'key', bare=True)} {_keys(extra)}; allowed keys are {_keys(props)}"
+        hint = "remove the extra keys, or fix their spelling to match an allowed key"
+    else:  # any other keyword an instructor's schema uses: jsonschema's words, tidied
+        msg = error.message
+        if msg.startswith(repr(value)):
+            msg = _short(value) + msg[len(repr(value)):]
+        msg = _truncate(msg, 3 * WIDTH)
+        hint = f"it should be {rule['description']}" if rule.get("description") else f'follow the "{kw}" rule'
+    return SchemaProblem(f"{_where(path, data)}: {msg}".replace("\n", " "), hint.replace("\n", " "), path)
+
+
+def _type_hint(path: tuple, value: Any, rule: dict, data: Any) -> str:
+    """One next step for a value of the wrong type, aimed at the usual slip."""
+    types = _types(rule)
+    key = f'"{path[-1]}": ' if path and isinstance(path[-1], str) else ""
+    if "array" in types and not path:  # the whole response
+        items = rule.get("items") if isinstance(rule.get("items"), dict) else {}
+        if isinstance(value, dict) and set(value) & set(items.get("required", [])):
+            return "you returned one record; return a list of them: return jsonify(InfoDb)"
+        lists = [k for k, v in value.items() if isinstance(v, list)] if isinstance(value, dict) else []
+        if len(lists) == 1:
+            return f'you wrapped the list in a dictionary under "{lists[0]}"; return jsonify(InfoDb) itself'
+        return "return the list itself: return jsonify(InfoDb), with one InfoDb.append({...}) per person"
+    if "object" in types and len(path) == 1 and isinstance(data, list):
+        return f"each record should be one dictionary: InfoDb.append({_record_like(rule, 2)})"
+    if "array" in types and not isinstance(value, (list, dict)):
+        return f"wrap it in square brackets: {key}[{_short(value)}]"
+    if "string" in types and isinstance(value, (int, float)):
+        return f"put it in quotes: {key}{_short(_short(value))}"
+    if value is None:
+        example = _example(rule)
+        return "replace null (Python None) with " + (f"a real value, e.g. {key}{example}" if example else _expected(rule))
+    return f"change it to {_expected(rule)}"
+
+
+def _near_miss_hint(missing: list[str], value: dict, rule: dict) -> str:
+    """Spot 'firstname' or 'Owns_Car' standing in for a missing key."""
+    import difflib
+
+    known = set(rule.get("properties", {})) | set(rule.get("required", []))
+    spare = {k.lower(): k for k in value if isinstance(k, str) and k not in known}
+    found = {}
+    for k in missing:  # an exact match ignoring case scores 1.0, so it always wins
+        for match in difflib.get_close_matches(k.lower(), spare, n=1, cutoff=0.75):
+            found[k] = spare[match]
+    if not found:
+        return ""
+    case_only = any(k.lower() == v.lower() for k, v in found.items())
+    why = "keys are case-sensitive" if case_only else "keys must be spelled exactly"
+    return f"{why}: you have {_keys(found.values(), 3)} but need {_keys(found, 3)}"
+
+
+def _where(path: tuple, data: Any) -> str:
+    """Name a place in student terms: '"Owns_Cars"[0] in record 1 (John Doe)'."""
+    head, rest = "the response", path
+    if path and isinstance(path[0], int) and isinstance(data, list):
+        head, rest = f"record {path[0]}", path[1:]
+        record = data[path[0]]
+        if isinstance(record, dict):
+            lower = {k.lower(): v for k, v in record.items() if isinstance(k, str)}
+            name = " ".join(v for k in NAME_KEYS if isinstance(v := lower.get(k.lower()), str) and v.strip())
+            head += f" ({_truncate(name, 30)})" if name else ""
+    if not rest:
+        return head
+    first, *more = rest
+    place = f'"{first}"' if isinstance(first, str) else f"[{first}]"
+    place += "".join(f"[{json.dumps(p)}]" for p in more)
+    return f"{place} in {head}"
+
+
+def _expected(rule: dict) -> str:
+    """What the schema wants, e.g. 'a list of strings like ["2024-Accord"]'."""
+    words = []
+    for t in _types(rule):
+        if t == "array":
+            items = _items_type(rule)
+            if items == "object":
+                words.append("a list of records like [{...}, {...}]")
+            else:
+                words.append(f"a list of {PLURALS[items]}" if items in PLURALS else "a list")
+        elif t == "object" and rule.get("required"):
+            words.append(f"a dictionary (JSON object) like {_record_like(rule, 3)}")
+        else:
+            words.append(TYPE_WORDS.get(t, t))
+    text = " or ".join(words) or "a different value"
+    example = _example(rule)
+    return f"{text} like {example}" if example and " like " not in text else text
+
+
+def _seen(value: Any) -> str:
+    """A value and its JSON type in a student's words."""
+    if value is None:
+        return "null (Python None)"
+    if isinstance(value, bool):
+        return f"{_short(value)} (a true/false value)"
+    if isinstance(value, (int, float)):
+        return f"the number {_short(value)}"
+    if isinstance(value, str):
+        return f"a string {_short(value)}" if value else "an empty string"
+    if isinstance(value, list):
+        return f"a list {_short(value)}" if value else "an empty list"
+    if isinstance(value, dict):
+        return f"a dictionary (JSON object) with keys {_keys(value)}" if value else "an empty dictionary"
+    return _short(value)
+
+
+def _record_like(rule: dict, most: int) -> str:
+    """'{"FirstName": ..., "LastName": ..., ...}': the shape of a record, from its required keys."""
+    return "{" + _join([f'"{k}": ...' for k in rule.get("required", [])], most) + "}"
+
+
+def _types(rule: dict) -> list[str]:
+    types = rule.get("type", [])
+    return [types] if isinstance(types, str) else list(types)
+
+
+def _items_type(rule: dict) -> str | None:
+    items = rule.get("items")
+    return items.get("type") if isinstance(items, dict) and isinstance(items.get("type"), str) else None
+
+
+def _example(rule: dict) -> str:
+    examples = rule.get("examples")
+    return _short(examples[0]) if isinstance(examples, list) and examples else ""
+
+
+def _keys(keys: Any, most: int = 6) -> str:
+    return _join([_short(str(k)) for k in keys], most)
+
+
+def _count(n: int, unit: str, bare: bool = False) -> str:
+    """'1 record', '2 records'; ``bare`` drops the number: 'key', 'keys'."""
+    word = unit if n == 1 else unit + "s"
+    return word if bare else f"{n} {word}"
+
+
+def _join(parts: list[str], most: int, sep: str = ", ") -> str:
+    return sep.join(parts[:most]) + (f"{sep}..." if len(parts) > most else "")
+
+
+def _short(value: Any) -> str:
+    """JSON text of a value, cut to :data:`WIDTH` characters."""
+    return _truncate(json.dumps(value, ensure_ascii=False, default=str), WIDTH)
+
+
+def _truncate(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _path_key(path: Any) -> tuple:
+    """Sort key for a path: document order, with indexes and keys never compared."""
+    return tuple((0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in path)
