@@ -13,6 +13,7 @@ floor; crash reported within 0.5 s).
 from __future__ import annotations
 
 import argparse
+import compileall
 import http.client
 import shutil
 import statistics
@@ -64,6 +65,9 @@ def main() -> None:
     runs = parser.parse_args().runs
     grade = [sys.executable, "-m", "grader", "check", "--format", "json"]
     floors, grades, crashes, bare_crashes = [], [], [], []
+    # An installed webgrade has its bytecode compiled (uv compiles at install);
+    # a source checkout under PYTHONDONTWRITEBYTECODE would not, so do it here.
+    compileall.compile_dir(ROOT / "grader", quiet=1)
     with tempfile.TemporaryDirectory() as tmp:
         crash_copy = Path(tmp) / "crash"
         shutil.copytree(CRASH, crash_copy)
