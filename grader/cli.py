@@ -112,5 +112,5 @@ def check(path: Path, entry, fmt, verbose, timeout, origin, api_path, schema, co
     else:
         from grader.reports import terminal
 
-        click.echo(terminal.render(report, verbose))
+        click.echo(terminal.render(report.for_student(), verbose))
     sys.exit(0 if report.status == "passed" else 1)

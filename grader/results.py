@@ -30,6 +30,8 @@ class CheckResult:
     #: Where in the student's file this result points, when known.
     file: str | None = None
     line: int | None = None
+    #: Counts toward the score, but the student never sees its name or message.
+    hidden: bool = False
 
     @property
     def category(self) -> str:
@@ -54,6 +56,8 @@ class CheckResult:
             data["file"], data["line"] = self.file, self.line
         if verbose and self.detail is not None:
             data["detail"] = self.detail
+        if self.hidden:
+            data["hidden"] = True
         return data
 
 
@@ -84,6 +88,25 @@ class Report:
         if all(c.status == "passed" for c in graded):
             return "passed"
         return "failed"
+
+    def for_student(self) -> Report:
+        """The report a student may see: hidden checks removed, and a note saying so.
+
+        Every renderer that a student reads (terminal, Markdown feedback, GitHub)
+        renders this view; instructor outputs (gradebook, Gradescope with its own
+        visibility field) render the full report.
+        """
+        hidden = [c for c in self.checks if c.hidden]
+        if not hidden:
+            return self
+        points = sum(c.max_score for c in hidden)
+        view = Report(self.submission, self.entry, [c for c in self.checks if not c.hidden], self.duration_s,
+                      [*self.notes], self.server_log)  # fmt: skip
+        view.notes.append(
+            f"{len(hidden)} hidden check{'s' if len(hidden) != 1 else ''} worth {points:g} point"
+            f"{'s' if points != 1 else ''} will also be graded: the score shown here is not final"
+        )
+        return view
 
     def to_dict(self, verbose: bool = False) -> dict[str, Any]:
         data: dict[str, Any] = {
