@@ -85,6 +85,13 @@ def check(path: Path, entry, fmt, verbose, timeout, origin, api_path, schema, co
             click.echo(f"  try: {error.hint}", err=True)
         sys.exit(2)
 
+    if schema is not None:
+        from grader.schema import load_schema
+
+        try:
+            load_schema(schema)
+        except Exception as error:  # JSON syntax or an invalid JSON Schema
+            raise click.BadParameter(f"{schema} is not a usable JSON Schema: {error}", param_hint="--schema")
     rubric = Rubric()
     if origin:
         rubric.origin = origin

@@ -54,7 +54,11 @@ class Grading:
         try:
             self.server.start()
         except OSError as error:  # e.g. the Python to run it with does not exist
-            self._problem = diagnose.Problem("exited", f"expected the server to start, saw: {error}", "check --python")
+            self._problem = diagnose.Problem(
+                "exited",
+                f"expected to start the server with {self.options.python}, saw: {error.strerror or error}",
+                "pass --python the path of a Python that has flask installed",
+            )
             self._waited = True
 
     def problem(self) -> diagnose.Problem | None:

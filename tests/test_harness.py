@@ -229,3 +229,20 @@ def test_instructor_runs_checks_with_plain_pytest(tmp_path):
                             capture_output=True, text=True, timeout=120, cwd=tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout
+
+
+def test_unusable_schema_is_a_usage_error(tmp_path):
+    bad = tmp_path / "schema.json"
+    bad.write_text("{not json")
+    result = cli("check", "reference_server", "--schema", str(bad))
+    assert result.returncode == 2
+    assert "not a usable JSON Schema" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_python_is_explained(copy_server, tmp_path):
+    folder = copy_server("debug_true")
+    run = run_webgrade(str(folder), "--python", str(tmp_path / "no-python"), "--format", "json", watch=folder)
+    start = run.check("server.start")
+    assert start["status"] == "failed"
+    assert "No such file or directory" in start["message"] and "--python" in start["hint"]
