@@ -11,8 +11,14 @@ Two clients, one purpose each:
   checks: the API they already know.
 
 Both join paths to the server's base URL, time out, stop reading past a size
-cap, and turn network errors into a :class:`~grader.failures.Failure` with a
-message for the student, so a check never shows a traceback of ours.
+cap (a 50 MB answer or one that never ends costs at most the cap and the
+timeout), and turn network errors into a :class:`~grader.failures.Failure`
+with a message for the student, so a check never shows a traceback of ours.
+
+Given the running :class:`~grader.server.Server`, they also say what happened
+on the server's side: which function of the student's hangs (from the app's
+routes), the traceback's last line when a route answers 500, that the server
+stopped while answering, or that the overall time limit ran out.
 """
 
 from __future__ import annotations
@@ -23,21 +29,62 @@ import socket
 import time
 from dataclasses import dataclass
 from email.message import Message
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from grader.failures import Failure
+from grader.failures import Failure, NotGraded
+
+if TYPE_CHECKING:
+    from grader.server import Server
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
+#: How long to wait for a crashing handler's traceback to reach the server's log.
+TRACEBACK_WAIT_S = 1.0
 
 
-def _timeout(shown: str, seconds: float) -> Failure:
+def _route(server: Server | None, path: str) -> tuple[str, str | None, int | None]:
+    """'the function get_data (main.py, line 18)' for the route that serves ``path``, if known."""
+    route = server.route_for(path.split(" ", 1)[-1]) if server is not None else None
+    if route is None or not route.file:
+        return "the route's function", None, None
+    return f"the function {route.endpoint} ({route.file}, line {route.line})", route.file, route.line
+
+
+def _timeout(shown: str, seconds: float, server: Server | None = None) -> Failure:
+    function, file, line = _route(server, shown)
     return Failure(
         f"expected an answer to {shown} within {seconds:g} s, saw none",
-        "the route's function never returns: look for a loop or a wait in it",
+        f"{function} never finishes its answer: look for a loop, a sleep or an input() in it",
+        file=file,
+        line=line,
     )
 
 
-def _broken(shown: str, error: BaseException) -> Failure:
+def _broken(shown: str, error: BaseException, server: Server | None = None) -> Failure | NotGraded:
+    if server is not None and server.expired:
+        return _out_of_time()
+    if server is not None and server.popen is not None:
+        import subprocess
+
+        try:
+            code = server.popen.wait(timeout=0.5)  # the reset may come a moment before the exit
+        except subprocess.TimeoutExpired:  # still running: the connection alone failed
+            code = None
+        if code is not None:
+            from grader import diagnose
+
+            log = server.log_text()
+            found = diagnose.last_exception(log)
+            what = f": {found[0]}: {found[1]}" if found else ""
+            if code == 128 + 24:  # SIGXCPU: the CPU time limit
+                what = f": it used more than {server.limits.cpu_s} s of CPU time"
+            return Failure(
+                f"expected an answer to {shown}, saw the server stop while answering (exit code {code}){what}",
+                "something in the route's code ends the program (sys.exit, os._exit, a crash in a thread, "
+                "or a limit on memory or CPU time): run it yourself and watch its output",
+                log=diagnose.tail(log),
+                file=found[2] if found else None,
+                line=found[3] if found else None,
+            )
     return Failure(
         f"expected an answer to {shown}, saw the connection fail ({type(error).__name__})",
         "the server stopped or crashed while answering: run it yourself and watch its output",
@@ -48,6 +95,41 @@ def _too_large(shown: str, limit: int) -> Failure:
     return Failure(
         f"expected an answer to {shown} of at most {limit // 1024} KB, saw a larger one",
         "return only the records the page needs",
+    )
+
+
+def _out_of_time() -> NotGraded:
+    return NotGraded(
+        "not graded: grading took longer than the time limit for one submission, so the server was stopped",
+        "make every route answer at once: no long loops, sleeps or downloads",
+    )
+
+
+def _crashed(shown: str, status: int, reason: str, server: Server | None, log_from: int) -> Failure | None:
+    """A 5xx with a fresh traceback in the server's log: the handler raised.  None if there is none."""
+    if server is None:
+        return None
+    from grader import diagnose
+
+    deadline = time.monotonic() + TRACEBACK_WAIT_S
+    while True:
+        log = server.log_since(log_from)
+        found = diagnose.last_exception(log) if "Traceback" in log else None
+        if found or time.monotonic() > deadline or not server.alive():
+            break
+        time.sleep(0.01)
+    if not found:
+        return None
+    kind, text, file, line = found
+    function, route_file, route_line = _route(server, shown)
+    where = f"{file}, line {line}" if file and line else None
+    return Failure(
+        f"expected {shown} to answer, saw {status} {reason}: {function} raised {kind}: {text}"
+        + (f" ({where})" if where else ""),
+        f"fix {where or function}; the server's output below shows the whole traceback",
+        log=diagnose.student_traceback(log),
+        file=file or route_file,
+        line=line or route_line,
     )
 
 
@@ -85,13 +167,25 @@ class Reply:
 
 
 class Client:
-    def __init__(self, host: str, port: int, timeout: float = 5.0, max_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        timeout: float = 5.0,
+        max_bytes: int = MAX_BODY_BYTES,
+        *,
+        server: Server | None = None,
+    ) -> None:
         self.host, self.port = host, port
         self.timeout = timeout
         self.max_bytes = max_bytes
+        self.server = server
 
     def request(self, method: str, path: str, headers: dict[str, str] | None = None) -> Reply:
         shown = f"{method} {path}"
+        if self.server is not None and self.server.expired:
+            raise _out_of_time()
+        log_from = self.server.log_size() if self.server is not None else 0
         deadline = time.monotonic() + self.timeout
         conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         try:
@@ -109,13 +203,17 @@ class Client:
                     break
                 body += chunk
         except (socket.timeout, TimeoutError):
-            raise _timeout(shown, self.timeout) from None
+            raise _timeout(shown, self.timeout, self.server) from None
         except (OSError, http.client.HTTPException) as error:
-            raise _broken(shown, error) from None
+            raise _broken(shown, error, self.server) from None
         finally:
             conn.close()
         if len(body) > self.max_bytes:
             raise _too_large(shown, self.max_bytes)
+        if response.status >= 500:
+            crash = _crashed(shown, response.status, response.reason, self.server, log_from)
+            if crash is not None:
+                raise crash
         return Reply(response.status, response.reason, response.msg, bytes(body))
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> Reply:
@@ -125,7 +223,7 @@ class Client:
         return self.request("OPTIONS", path, headers)
 
 
-def session(base_url: str, timeout: float = 5.0, max_bytes: int = MAX_BODY_BYTES):
+def session(base_url: str, timeout: float = 5.0, max_bytes: int = MAX_BODY_BYTES, *, server: Server | None = None):
     """A ``requests.Session`` bound to the server, with the same timeout, cap and messages."""
     import requests
 
@@ -137,17 +235,35 @@ def session(base_url: str, timeout: float = 5.0, max_bytes: int = MAX_BODY_BYTES
             kwargs.setdefault("allow_redirects", False)
             kwargs["stream"] = True
             shown = f"{method.upper()} {url.removeprefix(base_url.rstrip('/')) or '/'}"
+            if server is not None and server.expired:
+                raise _out_of_time()
+            log_from = server.log_size() if server is not None else 0
+            deadline = time.monotonic() + timeout
             try:
                 response = super().request(method, url, *args, **kwargs)
-                body = response.raw.read(max_bytes + 1, decode_content=True)
+                body = bytearray()
+                # read1: returns what has arrived, so a trickle cannot outlast the deadline.
+                while len(body) <= max_bytes and time.monotonic() < deadline:
+                    chunk = response.raw.read1(65536, decode_content=True)
+                    if not chunk:
+                        break
+                    body += chunk
+                else:
+                    if len(body) <= max_bytes:
+                        response.close()
+                        raise requests.Timeout
             except requests.Timeout:
-                raise _timeout(shown, timeout) from None
+                raise _timeout(shown, timeout, server) from None
             except (requests.ConnectionError, OSError) as error:
-                raise _broken(shown, error) from None
+                raise _broken(shown, error, server) from None
             if len(body) > max_bytes:
                 response.close()
                 raise _too_large(shown, max_bytes)
-            response._content, response._content_consumed = body, True
+            if response.status_code >= 500:
+                crash = _crashed(shown, response.status_code, response.reason, server, log_from)
+                if crash is not None:
+                    raise crash
+            response._content, response._content_consumed = bytes(body), True
             return response
 
     http_session = Http()

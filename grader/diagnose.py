@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from grader.limits import Limits
     from grader.submission import Submission
 
 TAIL_LINES = 12
@@ -19,13 +20,18 @@ TAIL_LINES = 12
 # Import names whose pip package is spelled differently.
 PIP_NAMES = {"flask_cors": "flask-cors", "yaml": "pyyaml", "dotenv": "python-dotenv", "bs4": "beautifulsoup4"}
 
-_EXCEPTION = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit|Warning)|[A-Z]\w*): ?(?P<text>.*)$")
+_EXCEPTION = re.compile(
+    r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit|Warning)|[A-Z]\w*): ?(?P<text>.*)$"
+    r"|^(?P<bare>[A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit))$"  # raised without a message: MemoryError
+)
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)')
 
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # stable: syntax-error, missing-module, crashed, exited, no-server, port-taken, other-port, no-http, timeout
+    #: Stable: syntax-error, missing-module, reads-input, out-of-memory, too-many-processes, file-too-large,
+    #: cpu-time, crashed, exited, no-server, port-taken, other-port, no-http, timeout, time-limit, sandbox.
+    kind: str
     message: str
     hint: str
     log_tail: str = ""
@@ -37,13 +43,14 @@ def tail(log: str, lines: int = TAIL_LINES) -> str:
     return "\n".join(log.rstrip().splitlines()[-lines:])
 
 
-def _last_exception(log: str) -> tuple[str, str, str | None, int | None] | None:
+def last_exception(log: str) -> tuple[str, str, str | None, int | None] | None:
     """(type, text, file, line) of the last exception in the log, if any."""
     lines = log.rstrip().splitlines()
     for index in range(len(lines) - 1, -1, -1):
         match = _EXCEPTION.match(lines[index])
         if not match or lines[index].startswith(" "):
             continue
+        kind, text = (match["type"], match["text"]) if match["type"] else (match["bare"], "")
         file = line = None
         for before in reversed(lines[:index]):
             frame = _FRAME.match(before)
@@ -52,15 +59,95 @@ def _last_exception(log: str) -> tuple[str, str, str | None, int | None] | None:
                 break
             if frame and file is None:
                 file, line = frame["file"], int(frame["line"])
-        return match["type"], match["text"], file, line
+        return kind, text, file, line
     return None
+
+
+def student_traceback(log: str) -> str:
+    """The last traceback in ``log``, cut to the student's own frames (Flask's and Python's are noise to them)."""
+    lines = log[log.rfind("Traceback (most recent call last):") :].rstrip().splitlines()
+    if not lines:
+        return ""
+    kept, keep = [lines[0]], False
+    for text in lines[1:]:
+        frame = _FRAME.match(text)
+        if frame:
+            keep = not frame["file"].startswith(("<", "/"))
+        elif not text.startswith(" "):
+            kept.append(text)  # the exception's own line: what follows is other output
+            break
+        if keep:
+            kept.append(text)
+    return "\n".join(kept[-TAIL_LINES:])
 
 
 def _where(file: str | None, line: int | None) -> str:
     return f"{file}, line {line}" if file and line else (file or "your file")
 
 
-def exited(code: int, log: str, submission: Submission | None) -> Problem:
+def port_taken(port: int) -> Problem:
+    """Someone else listens on the port the grader was told to use."""
+    return Problem(
+        "port-taken",
+        f"expected port {port} to be free for the server, saw 'Address already in use': another program has that port",
+        "stop the other server (Ctrl+C in its terminal), or grade without --port so that a free port is chosen",
+    )
+
+
+def out_of_time() -> Problem:
+    """The overall time limit for one submission ran out while the server was starting."""
+    return Problem(
+        "time-limit",
+        "expected the server to start within the time limit for one submission, saw the time run out first",
+        "make the server start faster: do not download or compute much before app.run()",
+    )
+
+
+def no_sandbox(reason: str) -> Problem:
+    """``--sandbox bwrap`` was asked for, and bubblewrap cannot run here."""
+    return Problem(
+        "sandbox",
+        f"expected to run the server in the bubblewrap sandbox (--sandbox bwrap), saw: {reason}",
+        "install bubblewrap (Debian: apt-get install bubblewrap), or use --sandbox auto to grade without it",
+    )
+
+
+#: Exit codes of a process killed by a signal (128 + N, as the launcher reports them).
+_KILLED_CPU, _KILLED = 128 + 24, 128 + 9
+
+
+def _limit_problem(kind: str, text: str, log: str, limits: Limits | None) -> Problem | None:
+    """A resource limit (see ``grader.limits``) that the program ran into, named as such."""
+    if kind == "MemoryError":
+        size = f"{limits.memory_mb} MB" if limits else "its share"
+        return Problem(
+            "out-of-memory",
+            f"expected the server to start, saw it run out of memory (MemoryError): it may use {size}",
+            "look for a list or string that grows without end, or data loaded many times over",
+            tail(log),
+        )
+    if kind in ("BlockingIOError", "OSError", "RuntimeError") and (
+        "Resource temporarily unavailable" in text or "can't start new thread" in text
+    ):
+        count = f"{limits.processes}" if limits else "its share of"
+        return Problem(
+            "too-many-processes",
+            f"expected the server to start, saw it start too many processes or threads (at most {count} are allowed)",
+            "remove the loop that calls os.fork(), subprocess or threading.Thread over and over",
+            tail(log),
+        )
+    if "File too large" in text:
+        size = f"{limits.file_mb} MB" if limits else "the limit"
+        return Problem(
+            "file-too-large",
+            f"expected the server to start, saw it write a file larger than {size} (OSError: File too large)",
+            "write less: a web server for this lesson needs no big files",
+            tail(log),
+        )
+    return None
+
+
+def exited(code: int, log: str, submission: Submission | None, limits: Limits | None = None) -> Problem:
     """The child exited before it answered HTTP."""
     name = submission.display_name if submission else "the server"
     shown = tail(log)
@@ -78,10 +165,30 @@ def exited(code: int, log: str, submission: Submission | None) -> Problem:
             "end the file with `if __name__ == '__main__': app.run(port=5001)` and create `app = Flask(__name__)`",
             shown,
         )
-    found = _last_exception(log)
+    if code == _KILLED_CPU:
+        seconds = f"{limits.cpu_s} s" if limits else "its share"
+        return Problem(
+            "cpu-time",
+            f"expected the server to start, saw it stopped after using {seconds} of CPU time",
+            "look for a loop that never ends before app.run()",
+            shown,
+        )
+    found = last_exception(log)
     if found:
         kind, text, file, line = found
         where = _where(file, line)
+        limit = _limit_problem(kind, text, log, limits)
+        if limit is not None:
+            return Problem(limit.kind, f"{limit.message} ({where})", limit.hint, shown, file, line)
+        if kind == "EOFError":
+            return Problem(
+                "reads-input",
+                f"expected the server to start, saw it wait for keyboard input ({where}: EOFError: {text})",
+                f"a web server gets no keyboard input when graded: remove the input() call in {where}",
+                shown,
+                file,
+                line,
+            )
         if kind in ("SyntaxError", "IndentationError", "TabError"):
             return Problem(
                 "syntax-error",
@@ -112,6 +219,13 @@ def exited(code: int, log: str, submission: Submission | None) -> Problem:
             file,
             line,
         )
+    if code == _KILLED:
+        return Problem(
+            "exited",
+            "expected the server to keep running, saw it killed (SIGKILL) before it answered",
+            "the machine may have run out of memory: look for data that grows without end",
+            shown,
+        )
     return Problem(
         "exited",
         f"expected the server to keep running, saw it exit with code {code} before it answered",
@@ -120,10 +234,10 @@ def exited(code: int, log: str, submission: Submission | None) -> Problem:
     )
 
 
-def never_ready(timeout: float, port: int, listening: set[int], log: str) -> Problem:
-    """The child kept running but never answered on our port."""
+def never_ready(timeout: float, port: int, listening: set[int], log: str, serving: bool = False) -> Problem:
+    """The child kept running but never answered on our port (``serving``: it reached app.run())."""
     shown = tail(log)
-    if port in listening:
+    if serving or port in listening:
         return Problem(
             "no-http",
             f"expected an HTTP answer on port {port}, saw the port open but no answer within {timeout:g} s",

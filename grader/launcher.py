@@ -1,14 +1,19 @@
 """Runs in the child process: a small supervisor, then the student's server.
 
 ``grader.server`` copies this file into the run's temporary directory and
-starts it with the student's Python::
+starts it with the student's Python (inside bubblewrap when sandboxed)::
 
     python launcher.py run SCRIPT DISPLAY_NAME SYS_PATH_DIR
     python launcher.py exec CMD [ARG ...]
 
 Settings come from the environment: ``WEBGRADE_HOST`` and ``WEBGRADE_PORT``
-(where the server must listen), ``WEBGRADE_ROUTES`` (where to write the app's
-URL map) and ``WEBGRADE_PARENT`` (the grader's pid).
+(where the server must listen), ``WEBGRADE_FD`` (a listening socket on that
+port, already bound by the grader: ``app.run()`` serves on it),
+``WEBGRADE_OUT`` (a folder for the app's URL map and the "started" mark),
+``WEBGRADE_PARENT`` (the grader's pid), ``WEBGRADE_LIFELINE`` (a pipe that
+ends when the grader dies), ``WEBGRADE_SANDBOX`` (set inside
+bubblewrap), ``WEBGRADE_UID`` (the user id to run as) and the
+``WEBGRADE_LIMIT_*`` resource limits (see ``grader/limits.py``).
 
 It is stdlib-only and standalone on purpose: it runs in the student's Python,
 which need not have webgrade installed, and must not see the grader's files.
@@ -17,9 +22,24 @@ Why a supervisor: the process first forks.  The parent stays behind as a
 *child subreaper* (Linux ``prctl``), so anything the student's code starts,
 even in a new session with ``start_new_session=True``, is re-parented to it
 when its own parent exits and can still be found and killed.  It also asks
-the kernel for ``SIGTERM`` when the grader dies (``PR_SET_PDEATHSIG``), so a
-grader killed with SIGKILL leaves nothing behind.  A cgroup would be even
-stronger, but needs privileges a student laptop or CI runner may not grant.
+the kernel for ``SIGTERM`` when the grader dies (``PR_SET_PDEATHSIG``), and
+watches the lifeline pipe that ends when the grader dies (the kernel may not
+deliver a parent-death signal across user ids), so a grader killed with
+SIGKILL leaves nothing behind.
+
+Subreaper, not cgroup: a cgroup (``cgroup.kill``) would also catch a process
+that escaped the tree some other way, but creating one needs a delegated
+cgroup v2 subtree (systemd) or root with a writable cgroup file system, which
+a student laptop, a CI container or a Mac does not reliably grant; the
+subreaper needs no privilege.  A process re-parented to us cannot escape
+without our pid, and inside bubblewrap the supervisor is also the init of a
+pid namespace of its own (``--as-pid-1``): when it exits the kernel kills
+every process left in that namespace, which is as strong as ``cgroup.kill``.
+
+It also owns the server's output: the student's program writes into a pipe,
+and the supervisor keeps only the first and the last ``WEBGRADE_OUTPUT_KEEP``
+bytes of it in its own standard output (the grader's log file), so a program
+that prints without end neither fills the disk nor slows the grader down.
 """
 
 from __future__ import annotations
@@ -33,6 +53,7 @@ import time
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 GRACE_S = 1.0  # how long the server gets to exit after SIGTERM before SIGKILL
+FLUSH_S = 0.1  # how often the kept end of a long output is rewritten
 
 
 class _Stop(Exception):
@@ -108,12 +129,177 @@ def _kill_tree() -> None:
         _reap()
 
 
-def supervise(child_main) -> None:
+class Output:
+    """The server's output, kept in our stdout: the first ``keep`` bytes, then the last ``keep``.
+
+    The head is written as it comes.  Past it, only a tail of ``keep`` bytes
+    is held in memory and rewritten after the head at most every ``FLUSH_S``,
+    with a line saying how much was left out in between.
+    """
+
+    def __init__(self, fd: int, keep: int) -> None:
+        import stat
+
+        self.fd, self.keep = fd, keep
+        self.head_left = keep
+        self.head_end = 0
+        self.tail = bytearray()
+        self.past_head = 0
+        self.dirty = False
+        self.flushed = 0.0
+        try:
+            self.seekable = stat.S_ISREG(os.fstat(fd).st_mode)
+            self.head_end = os.lseek(fd, 0, os.SEEK_CUR) if self.seekable else 0
+        except OSError:
+            self.seekable = False
+
+    def _write_all(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view) :]
+
+    def write(self, data: bytes) -> None:
+        if self.head_left > 0:
+            part = data[: self.head_left]
+            self._write_all(part)
+            self.head_left -= len(part)
+            self.head_end += len(part)
+            data = data[len(part) :]
+        if data:
+            self.past_head += len(data)
+            self.tail += data
+            if len(self.tail) > self.keep:
+                del self.tail[: len(self.tail) - self.keep]
+            self.dirty = True
+            if time.monotonic() - self.flushed >= FLUSH_S:
+                self.flush()
+
+    def flush(self) -> None:
+        if not self.dirty:
+            return
+        left_out = self.past_head - len(self.tail)
+        note = f"\n[webgrade: {left_out} bytes of the server's output left out here]\n".encode() if left_out else b""
+        if self.seekable:
+            os.pwrite(self.fd, note + self.tail, self.head_end)
+            os.ftruncate(self.fd, self.head_end + len(note) + len(self.tail))
+        else:
+            self._write_all(note + self.tail)
+            self.tail.clear()
+            self.past_head = 0
+        self.dirty = False
+        self.flushed = time.monotonic()
+
+
+def _pump(read_fd: int, output: Output, lifeline: int) -> None:
+    """Copy the child's output pipe into ``output`` until every writer has closed it.
+
+    Also watches ``lifeline``, a pipe whose other end only the grader holds:
+    when it ends, the grader is gone, and the supervisor stops the tree.
+    """
+    import select
+
+    watched = [read_fd] + ([lifeline] if lifeline >= 0 else [])
+    try:
+        while True:
+            ready, _, _ = select.select(watched, [], [], FLUSH_S)
+            if lifeline in ready:
+                watched.remove(lifeline)
+                os.kill(os.getpid(), signal.SIGTERM)  # taken by the main thread: we block it here
+            if read_fd not in ready:
+                output.flush()
+                continue
+            data = os.read(read_fd, 65536)
+            if not data:
+                break
+            output.write(data)
+    except OSError:
+        pass
+    output.flush()
+
+
+def _relay(listen_fd: int, host: str, port: int) -> None:
+    """Pass each connection from the grader's socket on to ``host:port`` in our network namespace.
+
+    For ``--command`` servers in the sandbox: they bind their own port in a
+    network namespace the grader cannot reach, so the supervisor, which holds
+    the grader's socket, forwards bytes both ways.
+    """
+    import socket
+    import threading
+
+    listener = socket.socket(fileno=listen_fd)
+
+    def pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        for sock, how in ((dst, socket.SHUT_WR), (src, socket.SHUT_RD)):
+            try:
+                sock.shutdown(how)
+            except OSError:
+                pass
+
+    def serve(client: socket.socket) -> None:
+        try:
+            upstream = socket.create_connection((host, port), timeout=5)
+            upstream.settimeout(None)
+        except OSError:
+            client.close()  # not listening yet: the grader sees a closed connection and retries
+            return
+        back = threading.Thread(target=pipe, args=(upstream, client), daemon=True)
+        back.start()
+        pipe(client, upstream)
+        back.join()
+        client.close()
+        upstream.close()
+
+    while True:
+        try:
+            client, _ = listener.accept()
+        except OSError:
+            return
+        threading.Thread(target=serve, args=(client,), daemon=True).start()
+
+
+def _drop_rights() -> None:
+    """Become the run's own user (a root grader in the sandbox): no capability is left after this."""
+    uid = os.environ.get("WEBGRADE_UID")
+    if uid:
+        os.setgroups([])
+        os.setresgid(int(uid), int(uid), int(uid))
+        os.setresuid(int(uid), int(uid), int(uid))
+
+
+def _apply_limits() -> None:
+    """The resource limits of ``grader/limits.py``, set in the child before the student's code runs."""
+    import resource
+
+    for name, limit in (("AS", resource.RLIMIT_AS), ("CPU", resource.RLIMIT_CPU),
+                        ("FSIZE", resource.RLIMIT_FSIZE), ("NPROC", resource.RLIMIT_NPROC)):  # fmt: skip
+        value = os.environ.get(f"WEBGRADE_LIMIT_{name}")
+        if not value:
+            continue
+        soft, hard = resource.getrlimit(limit)
+        wanted = int(value)
+        if hard != resource.RLIM_INFINITY:
+            wanted = min(wanted, hard)
+        # CPU: a little room between the soft limit (SIGXCPU, which says why) and the hard one (SIGKILL).
+        resource.setrlimit(limit, (wanted, wanted + 5 if name == "CPU" and hard == resource.RLIM_INFINITY else wanted))
+    # Past RLIMIT_FSIZE a write fails with "File too large" instead of killing the process.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def supervise(child_main, *, relay: bool = False) -> None:
     """Fork; run ``child_main`` in the child and supervise it in the parent."""
     parent = int(os.environ.get("WEBGRADE_PARENT") or 0)
+    sandboxed = bool(os.environ.get("WEBGRADE_SANDBOX"))
+    _drop_rights()
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if parent and os.getppid() != parent:  # the grader died before prctl took effect
+    # In the sandbox our parent is bubblewrap (outside our pid namespace), which dies with the grader.
+    if parent and not sandboxed and os.getppid() != parent:  # the grader died before prctl took effect
         sys.exit(70)
 
     def stop(signum, frame):
@@ -122,6 +308,15 @@ def supervise(child_main) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, stop)
 
+    # The lifeline: a parent-death signal is not enough in the sandbox, where our parent is
+    # bubblewrap, which has dropped every capability and so may not signal another user id.
+    lifeline = int(os.environ.get("WEBGRADE_LIFELINE") or -1)
+    out = os.environ.get("WEBGRADE_OUT")
+    if out:  # tells the grader that the sandbox started and our code runs
+        with open(os.path.join(out, "started"), "w"):
+            pass
+    listen_fd = int(os.environ.get("WEBGRADE_FD") or -1)
+    read_fd, write_fd = os.pipe()
     supervisor = os.getpid()
     pid = os.fork()
     if pid == 0:
@@ -130,8 +325,35 @@ def supervise(child_main) -> None:
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != supervisor:
             os._exit(70)
+        os.dup2(write_fd, 1)
+        os.dup2(write_fd, 2)
+        os.close(write_fd)
+        os.close(read_fd)
+        if lifeline >= 0:
+            os.close(lifeline)
+        if relay and listen_fd >= 0:
+            os.close(listen_fd)  # the relay in the supervisor serves it
+        _apply_limits()
         child_main()
         return
+
+    os.close(write_fd)
+    if listen_fd >= 0 and not relay:
+        os.close(listen_fd)  # the server holds it now; when the server dies, the port closes
+    import threading
+
+    output = Output(1, int(os.environ.get("WEBGRADE_OUTPUT_KEEP") or 65536))
+    # Our helper threads must never take the stop signals: the kernel may deliver a signal to any
+    # thread, and only one taken by the main thread interrupts its wait for the child.  They
+    # inherit this mask; the main thread then takes the signals again.
+    stops = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+    pump = threading.Thread(target=_pump, args=(read_fd, output, lifeline), daemon=True)
+    pump.start()
+    if relay and listen_fd >= 0:
+        target = (os.environ.get("WEBGRADE_HOST", "127.0.0.1"), int(os.environ["WEBGRADE_PORT"]))
+        threading.Thread(target=_relay, args=(listen_fd, *target), daemon=True).start()
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
 
     code = 0
     try:
@@ -144,9 +366,11 @@ def supervise(child_main) -> None:
         code = 0
     except ChildProcessError:
         pass
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
     _kill_tree()
-    sys.stdout.flush()
+    pump.join(timeout=1.0)  # every writer is gone: the pipe ends at once
+    output.flush()
     # A negative exit code means "killed by signal N": report it as 128 + N, as shells do.
     os._exit(code if code >= 0 else 128 - code)
 
@@ -157,13 +381,14 @@ _served = False
 
 
 def _write_routes(application) -> None:
-    """Tell the grader which routes the app defines, and on which line."""
-    path = os.environ.get("WEBGRADE_ROUTES")
-    url_map = getattr(application, "url_map", None)
-    if not path or url_map is None:
+    """Tell the grader which routes the app defines, and on which line; its arrival means "serving now"."""
+    out = os.environ.get("WEBGRADE_OUT")
+    if not out:
         return
+    path = os.path.join(out, "routes.json")
+    url_map = getattr(application, "url_map", None)
     routes = []
-    for rule in url_map.iter_rules():
+    for rule in url_map.iter_rules() if url_map is not None else ():
         if rule.endpoint == "static":
             continue
         view = getattr(application, "view_functions", {}).get(rule.endpoint)
@@ -202,11 +427,18 @@ def _patch_run_simple() -> None:
     host = os.environ.get("WEBGRADE_HOST", "127.0.0.1")
     port = int(os.environ["WEBGRADE_PORT"])
 
+    fd = os.environ.get("WEBGRADE_FD")
+
     def run_simple(*args, **kwargs):
         global _served
         bound = signature.bind(*args, **kwargs)
         asked = f"{bound.arguments.get('hostname')}:{bound.arguments.get('port')}"
         bound.arguments.update(hostname=host, port=port, use_reloader=False, use_debugger=False)
+        if fd:
+            # Serve on the grader's socket, as werkzeug's reloader child does: the
+            # server needs no network of its own, and nobody can take the port meanwhile.
+            os.environ["WERKZEUG_RUN_MAIN"] = "true"
+            os.environ["WERKZEUG_SERVER_FD"] = fd
         _write_routes(bound.arguments.get("application"))
         _served = True
         print(f"webgrade: serving on http://{host}:{port} (the program asked for {asked})", flush=True)
@@ -284,7 +516,8 @@ def main(argv: list[str]) -> None:
     if len(argv) >= 4 and argv[0] == "run":
         supervise(lambda: run_script(argv[1], argv[2], argv[3]))
     elif len(argv) >= 2 and argv[0] == "exec":
-        supervise(lambda: os.execvp(argv[1], argv[1:]))
+        # Sandboxed, a --command server binds its port in a network namespace of its own: relay to it.
+        supervise(lambda: os.execvp(argv[1], argv[1:]), relay=bool(os.environ.get("WEBGRADE_SANDBOX")))
     else:
         sys.exit("usage: launcher.py run SCRIPT DISPLAY_NAME SYS_PATH_DIR | exec CMD [ARG ...]")
 

@@ -1,0 +1,32 @@
+# WRONG (too-many-processes): forks up to 5,000 sleeping children at import; the process limit stops it, for this submission only.
+
+import os
+import time
+
+for n in range(5_000):
+    if os.fork() == 0:
+        time.sleep(600)
+        os._exit(0)
+
+from flask import Flask, jsonify
+from flask_cors import CORS
+
+app = Flask(__name__)
+CORS(app, supports_credentials=True, origins='*')
+
+PEOPLE = [{"FirstName": "Ada", "LastName": "Lovelace", "DOB": "December 10", "Residence": "London",
+           "Email": "ada@example.com", "Owns_Cars": ["1843-Engine"]}]
+
+
+@app.route('/')
+def home():
+    return "<html><head><title>Hi</title></head><body><h2>Hello</h2></body></html>"
+
+
+@app.route('/api/data')
+def get_data():
+    return jsonify(PEOPLE)
+
+
+if __name__ == '__main__':
+    app.run(port=5001)

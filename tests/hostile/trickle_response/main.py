@@ -1,0 +1,30 @@
+# WRONG (handler hangs): GET /api/data streams one byte every half second, for ever.
+
+import time
+from flask import Response
+from flask import Flask, jsonify
+from flask_cors import CORS
+
+app = Flask(__name__)
+CORS(app, supports_credentials=True, origins='*')
+
+PEOPLE = [{"FirstName": "Ada", "LastName": "Lovelace", "DOB": "December 10", "Residence": "London",
+           "Email": "ada@example.com", "Owns_Cars": ["1843-Engine"]}]
+
+
+@app.route('/')
+def home():
+    return "<html><head><title>Hi</title></head><body><h2>Hello</h2></body></html>"
+
+
+@app.route('/api/data')
+def get_data():
+    def trickle():
+        while True:
+            yield b" "
+            time.sleep(0.5)
+    return Response(trickle(), mimetype='application/json')
+
+
+if __name__ == '__main__':
+    app.run(port=5001)
