@@ -1,0 +1,92 @@
+"""GitHub Actions: the scorecard in the job's step summary, and one annotation per failed check.
+
+The runner reads every line a step prints and obeys "workflow commands" in it:
+a line that starts (after spaces) with ``::name ...::``, and the older form
+``##[name ...]`` anywhere in a line.  A student's server output and the answers
+our messages quote are student text, so whatever reaches the log must not be
+able to issue one (``::add-mask::``, ``::set-output``, ``::stop-commands::``...):
+
+* the scorecard is printed between ``::stop-commands::TOKEN`` and ``::TOKEN::``,
+  with a fresh random token the student cannot know, so the runner ignores
+  every command inside (GitHub's own advice for printing untrusted text);
+* annotations are commands of ours; their message and properties are escaped
+  as the runner unescapes them (``%``, CR, LF, and ``:`` ``,`` in properties);
+* JSON output stays parseable, so it is not fenced: JSON strings cannot hold a
+  raw line break, and ``##[`` is written as ``#\\u0023[``.
+
+Only the student's view of the report (hidden checks removed) comes here.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from grader.results import Report
+
+
+def escape_data(text: str) -> str:
+    """A command's message, as the runner's UnescapeData reads it back."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """A command's property value, as the runner's UnescapeProperty reads it back."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def command(name: str, message: str, **properties: str | int | None) -> str:
+    props = ",".join(f"{key}={escape_property(str(value))}" for key, value in properties.items() if value is not None)
+    return f"::{name}{' ' + props if props else ''}::{escape_data(message)}"
+
+
+def fenced(text: str) -> str:
+    """``text`` with workflow commands turned off around it: the runner only logs it."""
+    token = secrets.token_hex(16)
+    return f"::stop-commands::{token}\n{text}\n::{token}::"
+
+
+def defang(text: str) -> str:
+    """One line of student text that no runner can read as a command (for logs we do not fence)."""
+    return " ".join(text.split()).replace("##[", "#\u200b#[")
+
+
+def safe_json(text: str) -> str:
+    """JSON output with the old ``##[`` command form spelled ``#\\u0023[``: the same JSON, no command."""
+    return text.replace("##[", "#\\u0023[")
+
+
+def annotations(report: Report, submission_folder: Path, workspace: Path | None = None) -> list[str]:
+    """One ``::error`` per failed check, at the student's file and line when we know them."""
+    workspace = (workspace or Path(os.environ.get("GITHUB_WORKSPACE") or Path.cwd())).resolve()
+    lines = []
+    for result in report.checks:
+        if result.status != "failed":
+            continue
+        file = line = None
+        if result.file:
+            path = (submission_folder / result.file).resolve()
+            if path.is_file() and path.is_relative_to(workspace):
+                file, line = path.relative_to(workspace).as_posix(), result.line
+        message = result.message or "this check failed"
+        if result.hint:
+            message += f"\ntry: {result.hint}"
+        lines.append(command("error", message, file=file, line=line, title=f"{result.name} ({result.id})"))
+    return lines
+
+
+def write_step_summary(report: Report) -> bool:
+    """Append the Markdown scorecard to the job's summary page; False when there is none."""
+    from grader.reports import markdown
+
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not summary:
+        return False
+    with open(summary, "a", encoding="utf-8") as out:
+        out.write(markdown.render(report) + "\n")
+    return True
+
+
+def in_actions() -> bool:
+    return os.environ.get("GITHUB_ACTIONS") == "true"

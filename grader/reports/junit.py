@@ -1,0 +1,75 @@
+"""``--junit FILE``: the scorecard as JUnit XML, for CI systems that show test results.
+
+One ``<testcase>`` per check: a failed check carries a ``<failure>`` whose
+``message`` is the check's message and whose text adds the hint, warnings and
+what the server printed; a check that was not graded (or skipped) carries
+``<skipped>``.  Points go in each case's ``<system-out>`` and the suite's
+``<properties>``.  CI pages are shown to students, so this renders the
+student's view (hidden checks removed).
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import xml.etree.ElementTree as ET
+from datetime import datetime, timezone
+
+from grader.results import CheckResult, Report
+
+#: Characters XML 1.0 cannot hold at all (a server may print ANSI escapes or NULs).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _text(value: str) -> str:
+    return _NOT_XML.sub("\ufffd", value)
+
+
+def _points(value: float) -> str:
+    return f"{value:g}"
+
+
+def _case(check: CheckResult) -> ET.Element:
+    attrs = {"classname": f"webgrade.{check.category}", "name": _text(f"{check.name} ({check.id})"), "time": "0"}
+    if check.file:
+        attrs["file"] = _text(check.file)
+        if check.line:
+            attrs["line"] = str(check.line)
+    case = ET.Element("testcase", attrs)
+    if check.status == "failed":
+        body = [check.message]
+        if check.hint:
+            body.append(f"try: {check.hint}")
+        body += [f"warning: {w}" for w in check.warnings]
+        if check.log:
+            body += ["", "the server printed:", check.log]
+        failure = ET.SubElement(case, "failure", {"type": "failed", "message": _text(check.message)})
+        failure.text = _text("\n".join(body))
+    elif check.status in ("not_graded", "skipped"):
+        ET.SubElement(case, "skipped", {"type": check.status, "message": _text(check.message or check.status)})
+    out = ET.SubElement(case, "system-out")
+    out.text = _text(f"points: {_points(check.score)}/{_points(check.max_score)}"
+                     + "".join(f"\nwarning: {w}" for w in check.warnings))  # fmt: skip
+    return case
+
+
+def render(report: Report) -> str:
+    failures = sum(c.status == "failed" for c in report.checks)
+    skipped = sum(c.status in ("not_graded", "skipped") for c in report.checks)
+    counts = {"tests": str(len(report.checks)), "failures": str(failures), "errors": "0", "skipped": str(skipped),
+              "time": f"{report.duration_s:.3f}"}  # fmt: skip
+    root = ET.Element("testsuites", {"name": "webgrade", **counts})
+    suite = ET.SubElement(root, "testsuite", {
+        "name": "webgrade", **counts,
+        "timestamp": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        "hostname": socket.gethostname(),
+    })  # fmt: skip
+    properties = ET.SubElement(suite, "properties")
+    facts = [("submission", report.submission), ("entry", report.entry), ("status", report.status),
+             ("score", _points(report.score)), ("max_score", _points(report.max_score))]  # fmt: skip
+    facts += [("note", note) for note in report.notes]
+    for name, value in facts:
+        ET.SubElement(properties, "property", {"name": name, "value": _text(value)})
+    suite.extend(_case(check) for check in report.checks)
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

@@ -1,0 +1,129 @@
+"""``webgrade gradescope-bundle``: the zip, unpacked as Gradescope lays out /autograder, set up and run.
+
+Gradescope unpacks the zip into /autograder/source, runs setup.sh once, then
+for each submission copies run_autograder to /autograder, puts the student's
+files in /autograder/submission and reads /autograder/results/results.json.
+Here /autograder is a temporary folder (WEBGRADE_AUTOGRADER_ROOT), and setup.sh
+installs from uv's cache only (UV_OFFLINE): the test reaches no network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, SERVERS, WEBGRADE
+from gradescope_spec import check_gradescope_fields
+
+UV = os.environ.get("UV") or shutil.which("uv")
+
+
+def unpack(bundle: Path, target: Path) -> None:
+    """Extract as unzip does, with the files' modes (zipfile alone drops them)."""
+    with zipfile.ZipFile(bundle) as archive:
+        for info in archive.infolist():
+            path = Path(archive.extract(info, target))
+            mode = info.external_attr >> 16
+            if mode:
+                path.chmod(stat.S_IMODE(mode))
+
+
+def offline_env(root: Path) -> dict[str, str]:
+    env = {**os.environ, "WEBGRADE_AUTOGRADER_ROOT": str(root), "UV_OFFLINE": "1", "UV_PYTHON_DOWNLOADS": "never",
+           "PATH": f"{Path(UV).parent}{os.pathsep}{os.environ['PATH']}", "NO_COLOR": "1"}  # fmt: skip
+    for name in ("VIRTUAL_ENV", "PYTHONPATH", "UV_PROJECT_ENVIRONMENT"):
+        env.pop(name, None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def autograder(tmp_path_factory) -> Path:
+    """A bundle made with the example rubric (instructor checks, a hidden one), unpacked and set up."""
+    if UV is None:
+        pytest.skip("uv is not installed (the README's commands install it)")
+    tmp = tmp_path_factory.mktemp("gradescope")
+    bundle = tmp / "autograder.zip"
+    made = subprocess.run([*WEBGRADE, "gradescope-bundle", "--rubric", str(ROOT / "examples" / "webgrade.toml"),
+                           "-o", str(bundle)], capture_output=True, text=True, timeout=120, cwd=tmp)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    with zipfile.ZipFile(bundle) as archive:
+        names = set(archive.namelist())
+        modes = {i.filename: stat.S_IMODE(i.external_attr >> 16) for i in archive.infolist()}
+    assert {"setup.sh", "run_autograder", "requirements.txt", "rubric/webgrade.toml",
+            "rubric/instructor_checks/test_names.py", "python/grader/cli.py"} <= names  # fmt: skip
+    assert modes["setup.sh"] & 0o111 and modes["run_autograder"] & 0o111
+    assert not [n for n in names if "__pycache__" in n]
+
+    root = tmp / "autograder"
+    unpack(bundle, root / "source")
+    setup = subprocess.run(["bash", str(root / "source" / "setup.sh")], capture_output=True, text=True,
+                           timeout=300, cwd=root / "source", env=offline_env(root))  # fmt: skip
+    assert setup.returncode == 0, setup.stdout + setup.stderr
+    shutil.copy2(root / "source" / "run_autograder", root / "run_autograder")
+    return root
+
+
+def run_autograder(root: Path, submission: Path) -> dict:
+    shutil.rmtree(root / "submission", ignore_errors=True)
+    shutil.copytree(submission, root / "submission")
+    run = subprocess.run([str(root / "run_autograder")], capture_output=True, text=True, timeout=300, cwd=root,
+                         env=offline_env(root), stdin=subprocess.DEVNULL)  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    check_gradescope_fields(results)
+    return results
+
+
+def test_bundle_grades_a_passing_submission(autograder):
+    results = run_autograder(autograder, ROOT / "examples" / "solution")
+    tests = {t["name"].rsplit("(", 1)[1].rstrip(")"): t for t in results["tests"]}
+    assert {"server.start", "api.schema", "hacks.own_record", "names.route", "names.lookup", "names.unknown"} <= set(tests)
+    assert all(t["status"] == "passed" for t in tests.values() if not t["name"].endswith("(browser.table)"))
+    assert results["score"] == sum(t["max_score"] for t in tests.values() if t["status"] == "passed")
+    assert tests["names.lookup"]["max_score"] == 3, "the rubric's points, over the check's own"
+    assert tests["names.unknown"]["visibility"] == "after_published", "hidden, as the rubric's [gradescope] says"
+    assert "1 hidden check worth 1 point" in results["output"]
+
+
+def test_bundle_grades_a_failing_submission_with_its_own_rubric_ignored(autograder, tmp_path):
+    submission = tmp_path / "route_renamed"
+    shutil.copytree(SERVERS / "route_renamed", submission)
+    (submission / "webgrade.toml").write_text('[checks."api.status"]\npoints = 100\n')  # a student's try
+    results = run_autograder(autograder, submission)
+    tests = {t["name"].rsplit("(", 1)[1].rstrip(")"): t for t in results["tests"]}
+    assert tests["api.status"]["status"] == "failed" and tests["api.status"]["max_score"] == 2
+    assert "saw 404 Not Found" in tests["api.status"]["output"] and "/api/shaurya" in tests["api.status"]["output"]
+    assert tests["names.route"]["status"] == "failed"
+    assert 0 < results["score"] < sum(t["max_score"] for t in results["tests"])
+
+
+def test_bundle_explains_a_submission_it_cannot_grade(autograder, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "README.txt").write_text("I forgot my code")
+    results = run_autograder(autograder, empty)
+    assert results["score"] == 0 and results["tests"] == [] and "no Flask app found" in results["output"]
+
+
+def test_bundle_refuses_a_broken_rubric(tmp_path):
+    rubric = tmp_path / "webgrade.toml"
+    rubric.write_text("[checks.\"api.status\"]\npoints = 'many'\n")
+    made = subprocess.run([*WEBGRADE, "gradescope-bundle", "--rubric", str(rubric), "-o", str(tmp_path / "b.zip")],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert made.returncode == 2 and "webgrade.toml, line 2" in made.stderr and "Traceback" not in made.stderr
+    assert not (tmp_path / "b.zip").exists()
+
+
+def test_requirements_pin_every_package_webgrade_needs():
+    from grader.gradescope_bundle import requirements
+
+    pins = dict(line.split("==") for line in requirements())
+    assert {"flask", "flask-cors", "pytest", "pytest-xprocess", "jsonschema", "werkzeug", "click"} <= set(pins)
+    assert "webgrade" not in pins and "pytest-xdist" not in pins, "only what grading needs, not the dev tools"
