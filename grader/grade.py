@@ -8,15 +8,21 @@ results (``grader.results``) -> render a report (``grader.reports``).
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader import diagnose
+from grader.limits import Limits
 from grader.results import Report
 from grader.rubric import Rubric
 from grader.server import Server, StartError
 from grader.submission import Submission
+
+if TYPE_CHECKING:
+    from grader.browser import Browser
 
 CHECKS_DIR = Path(__file__).with_name("checks")
 
@@ -31,6 +37,17 @@ class Options:
     port: int | None = None
     #: Folders or files of instructor checks, graded alongside the built-in ones.
     extra_checks: list[Path] = field(default_factory=list)
+    #: The browser check: True runs it (fails without a browser), False skips it,
+    #: None runs it when a browser is installed, and always in CI.
+    browser_check: bool | None = None
+    #: A grader.browser.Browser shared by a batch; None: the check launches its own.
+    browser: Browser | None = None
+    #: "auto" (bubblewrap where it works), "bwrap" (required) or "none"; see grader.sandbox.
+    sandbox: str = "auto"
+    #: Resource limits on the student's server (memory, CPU time, file size, processes, output kept).
+    limits: Limits = field(default_factory=Limits)
+    #: Seconds one submission may take in all (start, checks, stop); past it the server is stopped.
+    time_limit: float = 120.0
 
 
 class Grading:
@@ -46,6 +63,9 @@ class Grading:
             workdir=submission.folder,
             python=options.python,
             port=options.port,
+            sandbox=options.sandbox,
+            limits=options.limits,
+            hide=[*options.extra_checks, *rubric.checks_dirs, *(p for p in (rubric.schema, rubric.source) if p)],
         )
         self._problem: diagnose.Problem | None = None
         self._waited = False
@@ -80,6 +100,10 @@ def grade(submission: Submission, rubric: Rubric | None = None, options: Options
     options = options or Options()
     started = time.monotonic()
     grading = Grading(submission, rubric, options)
+    # The overall time limit: past it the server is stopped, so whatever check waits on it ends at once.
+    watchdog = threading.Timer(options.time_limit, grading.server.expire)
+    watchdog.daemon = True
+    watchdog.start()
     grading.start()
     try:
         # Imported only now, so the server boots on the other core meanwhile.
@@ -88,8 +112,9 @@ def grade(submission: Submission, rubric: Rubric | None = None, options: Options
 
         grader.schema.load_schema(rubric.schema)  # jsonschema, and a bad --schema fails here
 
-        checks = run_checks(grading, [CHECKS_DIR, *options.extra_checks])
+        checks = run_checks(grading, list(dict.fromkeys([CHECKS_DIR, *rubric.checks_dirs, *options.extra_checks])))
     finally:
+        watchdog.cancel()
         grading.stop()
     report = Report(
         submission=str(submission.path),
@@ -100,5 +125,13 @@ def grade(submission: Submission, rubric: Rubric | None = None, options: Options
     )
     if submission.cell is not None:
         report.notes.append(f"graded cell {submission.cell} of {submission.entry.name}, the last one that creates a Flask app")
+    report.sandbox = grading.server.sandbox
+    if grading.server.sandbox != "bwrap":  # said when it matters: the machine is less protected
+        report.notes.append(f"sandbox: none ({grading.server.sandbox_note}); "
+                            "the resource limits still apply, except the one on the number of processes")
+    if grading.server.expired:
+        report.notes.append(f"grading was stopped after the time limit of {options.time_limit:g} s for one submission")
     report.notes.extend(grading.server.warnings)
+    report.notes.extend(rubric.apply_required(report.checks))
     return report
+

@@ -30,6 +30,7 @@ import pytest
 
 from grader.failures import Failure, NotGraded
 from grader.results import CheckResult
+from grader.rubric import OPTIONAL, POINTS
 
 GRADING = pytest.StashKey["object"]()
 WARNINGS = pytest.StashKey[list]()
@@ -40,6 +41,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--webgrade", metavar="PATH", help="start this submission's server for the checks")
     group.addoption("--webgrade-entry", metavar="FILE", help="the file to run, when PATH is a folder")
     group.addoption("--webgrade-timeout", type=float, default=20.0, help="seconds the server may take to start")
+    group.addoption("--webgrade-rubric", metavar="FILE", help="the rubric (webgrade.toml) the checks see")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -49,12 +51,17 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     path = config.getoption("--webgrade", default=None)
     if path and GRADING not in config.stash:
+        from grader import rubric as rubrics
         from grader.grade import Grading, Options
-        from grader.rubric import Rubric
         from grader.submission import find_submission
 
         submission = find_submission(Path(path), config.getoption("--webgrade-entry"))
-        grading = Grading(submission, Rubric(), Options(timeout=config.getoption("--webgrade-timeout")))
+        rubric_file = config.getoption("--webgrade-rubric")
+        try:
+            rubric = rubrics.load(Path(rubric_file)) if rubric_file else rubrics.Rubric()
+        except rubrics.RubricError as error:
+            raise pytest.UsageError(str(error)) from None
+        grading = Grading(submission, rubric, Options(timeout=config.getoption("--webgrade-timeout")))
         grading.start()
         config.stash[GRADING] = grading
         config.add_cleanup(grading.stop)
@@ -83,6 +90,7 @@ def server(grading):
 
 @pytest.fixture(scope="session")
 def rubric(grading):
+    """The assignment's rubric (grader.rubric.Rubric): api_path, origins, schema, min_records, points."""
     return grading.rubric
 
 
@@ -96,7 +104,7 @@ def client(server, rubric):
     """A light HTTP client bound to the server: ``client.get("/")`` returns a Reply."""
     from grader.client import Client
 
-    return Client(server.host, server.port, timeout=rubric.request_timeout)
+    return Client(server.host, server.port, timeout=rubric.request_timeout, server=server)
 
 
 @pytest.fixture(scope="session")
@@ -104,7 +112,7 @@ def http(server, rubric):
     """A requests session bound to the server: ``http.get("/api/data")``."""
     from grader.client import session
 
-    with session(server.base_url, timeout=rubric.request_timeout) as http_session:
+    with session(server.base_url, timeout=rubric.request_timeout, server=server) as http_session:
         yield http_session
 
 
@@ -148,8 +156,13 @@ class Collector:
         config.stash[GRADING] = self.grading
         config.option.tbstyle = "no"  # we read exceptions ourselves; formatting tracebacks is slow
 
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        order = list(self.grading.rubric.points)
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        off = [item for item in items if not self.grading.rubric.enabled(_marker(item)[0])]
+        if off:  # optional checks the rubric does not name
+            config.hook.pytest_deselected(items=off)
+            items[:] = [item for item in items if item not in off]
+        # Built-in checks in report order (their dependencies come first); instructor checks after, in file order.
+        order = [*POINTS, *OPTIONAL]
         position = {id(item): n for n, item in enumerate(items)}
 
         def key(item: pytest.Item) -> tuple[int, int]:
@@ -172,10 +185,11 @@ class Collector:
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         for dep in _marker(item)[1].get("depends", ()):
             result = self.results.get(dep)
-            if result is not None and result.status == "not_graded":
+            hidden = result is not None and result.hidden  # its id and message must not reach the student
+            if result is not None and result.status == "not_graded" and not hidden:
                 raise NotGraded(result.message, result.hint)  # the same reason, not a chain of them
             if result is None or result.status != "passed":
-                raise NotGraded(f"not graded: it needs {dep} to pass first")
+                raise NotGraded(f"not graded: it needs {'a hidden check' if hidden else dep} to pass first")
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
@@ -192,6 +206,7 @@ class Collector:
         error = self._outcome.pop(item.nodeid, None)
         result = CheckResult(check_id, _name(item), "passed", points, points)
         result.warnings = item.stash.get(WARNINGS, [])
+        result.hidden = self.grading.rubric.hidden_for(check_id, bool(options.get("hidden", False)))
         if error is not None:
             result.score = 0
             if isinstance(error, (Failure, NotGraded)):
@@ -200,7 +215,8 @@ class Collector:
                 if isinstance(error, Failure):
                     result.log, result.file, result.line = error.log, error.file, error.line
             elif isinstance(error, pytest.skip.Exception):
-                result.status, result.message = "skipped", str(error.msg)
+                # A check that could not run here (no browser) counts neither for nor against.
+                result.status, result.message, result.max_score = "skipped", str(error.msg), 0
             elif isinstance(error, AssertionError):
                 text = str(error).strip()
                 result.status, result.message = "failed", text.splitlines()[0] if text else "an assertion failed"

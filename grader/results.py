@@ -71,6 +71,8 @@ class Report:
     notes: list[str] = field(default_factory=list)
     #: Everything the server printed (tail), shown with -v.
     server_log: str = ""
+    #: The sandbox the server ran in: "bwrap" or "none" ("" when unknown).
+    sandbox: str = ""
 
     @property
     def score(self) -> float:
@@ -101,7 +103,7 @@ class Report:
             return self
         points = sum(c.max_score for c in hidden)
         view = Report(self.submission, self.entry, [c for c in self.checks if not c.hidden], self.duration_s,
-                      [*self.notes], self.server_log)  # fmt: skip
+                      [*self.notes], self.server_log, self.sandbox)  # fmt: skip
         view.notes.append(
             f"{len(hidden)} hidden check{'s' if len(hidden) != 1 else ''} worth {points:g} point"
             f"{'s' if points != 1 else ''} will also be graded: the score shown here is not final"
@@ -120,6 +122,8 @@ class Report:
         }
         if self.notes:
             data["notes"] = self.notes
+        if self.sandbox:
+            data["sandbox"] = self.sandbox
         if verbose:
             data["server_log"] = self.server_log
         return data

@@ -7,7 +7,7 @@ import pytest
 from conftest import ROOT, run_webgrade
 
 ALL = ["server.start", "home.status", "home.html", "home.not_found", "api.status", "api.json", "api.schema",
-       "cors.preflight", "cors.response"]  # fmt: skip
+       "cors.preflight", "cors.response", "browser.table"]  # fmt: skip
 
 
 def expect(failed: dict[str, list[str]] = {}, not_graded: tuple[str, ...] = ()) -> dict:
@@ -22,15 +22,18 @@ CASES = {
     "route_renamed": expect(
         {"api.status": ["expected GET /api/data to answer 200, saw 404 Not Found / your server answers /api/shaurya, "
                         "but the page fetches /api/data"]},
-        ("api.json", "api.schema", "cors.preflight", "cors.response"),
+        ("api.json", "api.schema", "cors.preflight", "cors.response", "browser.table"),
     ),
     "missing_key": expect({"api.schema": ["record 1 (John Doe)", "Email"]}),
     "cars_string": expect({"api.schema": ["Owns_Cars", "record 1 (John Doe)", "list of strings", "a string"]}),
-    "html_api": expect({"api.json": ["application/json", "text/html"]}, ("api.schema",)),
+    "html_api": expect({"api.json": ["application/json", "text/html"]}, ("api.schema", "browser.table")),
     "no_cors": expect({"cors.preflight": ["Access-Control-Allow-Origin"],
-                       "cors.response": ["Access-Control-Allow-Origin"]}),
+                       "cors.response": ["Access-Control-Allow-Origin"],
+                       "browser.table": ["the browser blocked the request", "Access-Control-Allow-Origin"]}),
     "cors_no_credentials": expect({"cors.preflight": ["Access-Control-Allow-Credentials"],
-                                   "cors.response": ["Access-Control-Allow-Credentials"]}),
+                                   "cors.response": ["Access-Control-Allow-Credentials"],
+                                   "browser.table": ["the browser blocked the request",
+                                                     "Access-Control-Allow-Credentials is missing"]}),
     "crash_import": expect({"server.start": ["ModuleNotFoundError", "flask_corss", "main.py, line 4"]}, AFTER_START),
     "syntax_error": expect({"server.start": ["SyntaxError", "main.py, line 18"]}, AFTER_START),
     "never_binds": expect({"server.start": ["without listening"]}, AFTER_START),
@@ -76,7 +79,7 @@ def test_student_template_scores_full_marks():
 
 def test_json_report_has_exactly_the_documented_fields(grade):
     report = grade("cars_string").report
-    assert set(report) == {"submission", "entry", "score", "max_score", "status", "duration_s", "checks"}
+    assert set(report) == {"submission", "entry", "score", "max_score", "status", "duration_s", "checks", "sandbox"}
     for check in report["checks"]:
         assert {"id", "category", "name", "status", "score", "max_score", "message", "hint"} <= set(check)
         assert check["category"] == check["id"].split(".")[0]

@@ -72,7 +72,7 @@ def test_help_is_complete_and_short():
     assert result.returncode == 0
     for option in ("--entry", "--format", "--verbose", "--timeout", "--origin", "--command", "--api-path"):
         assert option in result.stdout
-    assert len(result.stdout.splitlines()) < 40
+    assert len(result.stdout.splitlines()) < 50
 
 
 # --- running the submission ---
@@ -126,7 +126,7 @@ def test_terminal_scorecard_has_marks_points_messages_and_hints(copy_server):
     assert run.code == 1
     assert "✓" in run.stdout and "✗" in run.stdout
     assert "0/2" in run.stdout and "try: wrap it in square brackets" in run.stdout
-    assert "score 11/13" in run.stdout
+    assert "score 13/15" in run.stdout  # browser.table passes too: the table still draws
 
 
 def test_command_starts_any_other_server(tmp_path):
