@@ -1,0 +1,389 @@
+"""Grade a whole class: every entry of a folder, in parallel warm workers, into a gradebook.
+
+``webgrade batch SUBMISSIONS`` finds the submissions (:func:`find_entries`),
+grades each in a worker of a :class:`grader.pool.Pool` (which imported the
+grader once, so a submission costs its server's start and the checks, not
+pytest's import), and records each result the moment it finishes
+(:class:`grader.gradebook.Gradebook`).  Each grading is the same
+:func:`grader.grade.grade` that ``webgrade check`` runs, with its own port,
+temporary directory, process tree and overall time limit
+(``Options.time_limit``); the pool also stops a worker still busy well past
+that limit, so a hanging submission costs only its own time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psutil
+
+from grader import __version__
+from grader.gradebook import REPORT, Gradebook, Graded, feedback_markdown, feedback_names, full_marks, write_atomically
+from grader.grade import Options
+from grader.pool import Done, Pool
+from grader.results import Report
+from grader.roster import Roster
+from grader.rubric import Rubric
+
+#: What an entry of SUBMISSIONS can be, by suffix; any folder is one too.
+KINDS = {".zip": "zip", ".py": "py", ".ipynb": "ipynb"}
+#: What one grading may need: a worker (~70 MB), the student's server (~40 MB), its browser (~200 MB).
+MEMORY_PER_JOB = 320 * 2**20
+MAX_JOBS = 32
+#: A worker still busy this long after the time limit is stopped and replaced: grade() itself
+#: could not stop (a hang outside the student's server), and the batch must go on.
+BACKSTOP_S = 30.0
+#: Modules the worker processes share, imported once by the fork server.
+PRELOAD = ("grader.batch", "grader.grade", "grader.plugin", "grader.schema", "grader.notebook", "grader.archive")
+
+
+def default_jobs() -> int:
+    """Gradings at once: twice the cores, as memory allows (:data:`MEMORY_PER_JOB`, :data:`MAX_JOBS`).
+
+    On two cores the throughput of plain gradings is flat from -j 2 to -j 8
+    (benchmarks/batch.py); gradings that wait (a slow start, the browser
+    check) fill the gaps when there are more of them than cores.
+    """
+    fits = psutil.virtual_memory().available // MEMORY_PER_JOB
+    return max(1, min(2 * (os.cpu_count() or 1), fits, MAX_JOBS))
+
+
+@dataclass
+class Entry:
+    """One entry of the SUBMISSIONS folder: a student's folder, .zip, .py or .ipynb."""
+
+    name: str
+    path: Path
+    kind: str  #: "folder", "zip", "py" or "ipynb"
+    hash: str = ""
+    commit: str | None = None
+
+
+def find_entries(folder: Path, out: Path | None = None) -> tuple[list[Entry], list[tuple[str, str]]]:
+    """The submissions in ``folder``, and the entries skipped with the reason why."""
+    entries, skipped = [], []
+    for path in sorted(folder.iterdir(), key=lambda p: p.name):
+        name = path.name
+        if name.startswith(".") or name == "__MACOSX":
+            skipped.append((name, "hidden"))
+        elif out is not None and path.resolve() == out:
+            skipped.append((name, "the output folder"))
+        elif path.is_dir():
+            entries.append(Entry(name, path.resolve(), "folder"))
+        elif path.is_file() and path.suffix.lower() in KINDS:
+            entries.append(Entry(name, path.resolve(), KINDS[path.suffix.lower()]))
+        else:
+            skipped.append((name, "not a submission: expected a folder, a .zip, a .py or a .ipynb file"))
+    return entries, skipped
+
+
+def content_hash(path: Path) -> str:
+    """A hash of the submission's files and their names; a repository's .git is left out (its packing changes)."""
+    digest = hashlib.sha256()
+    if path.is_file():
+        files = [(path.name, path)]
+    else:
+        files = []
+        for root, dirs, names in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if d != ".git")
+            files += [(Path(root, n).relative_to(path).as_posix(), Path(root, n)) for n in sorted(names)]
+    for rel, file in files:
+        digest.update(rel.encode("utf-8", "surrogateescape") + b"\0")
+        try:
+            if file.is_symlink():
+                digest.update(b"link\0" + os.readlink(file).encode("utf-8", "surrogateescape"))
+            else:
+                with open(file, "rb") as f:
+                    digest.update(hashlib.file_digest(f, "sha256").digest())
+        except OSError as error:
+            digest.update(f"unreadable: {error.strerror}".encode())
+    return digest.hexdigest()
+
+
+def git_commit(folder: Path) -> str | None:
+    """The commit checked out in a repository (as ``gh classroom clone`` makes them), read without running git."""
+    git = folder / ".git"
+    try:
+        head = (git / "HEAD").read_text().strip()
+        if not head.startswith("ref: "):
+            return head or None
+        ref = head[5:]
+        if (git / ref).is_file():
+            return (git / ref).read_text().strip() or None
+        for line in (git / "packed-refs").read_text().splitlines():
+            if line.endswith(" " + ref):
+                return line.split()[0]
+    except OSError:
+        pass
+    return None
+
+
+def settings_hash(rubric: Rubric, options: Options, files: list[Path | None] = ()) -> str:
+    """What a result depends on besides the submission: --resume regrades everything when it changes.
+
+    The rubric and options, the rubric file, its schema and its folders of instructor checks.
+    """
+    digest = hashlib.sha256(f"{__version__}\0{rubric!r}\0{options!r}".encode())
+    for path in [*files, rubric.schema, *rubric.checks_dirs, *options.extra_checks]:
+        if path is not None:
+            digest.update(content_hash(Path(path)).encode())
+    return digest.hexdigest()
+
+
+# --- in a worker process ---
+
+
+@dataclass
+class Job:
+    entry: Entry
+    rubric: Rubric
+    options: Options
+
+
+@dataclass
+class Outcome:
+    """A worker's answer: a report, or why there is none (not a Flask app, an unsafe zip)."""
+
+    report: Report | None = None
+    error: str = ""
+    hint: str = ""
+
+
+#: This worker's browser, shared by all its gradings (Playwright's objects cannot cross processes).
+_browser = None
+
+
+def warm_worker() -> None:
+    """Import the grader and load the schema once per worker, not once per submission."""
+    import multiprocessing.util
+
+    import grader.grade  # noqa: F401
+    import grader.notebook  # noqa: F401
+    import grader.plugin  # noqa: F401
+    import grader.schema
+    from grader.browser import Browser
+
+    grader.schema.load_schema(None)
+    global _browser
+    _browser = Browser()  # launched by the first grading that needs it
+    multiprocessing.util.Finalize(None, _browser.close, exitpriority=10)  # run as the worker exits
+
+
+def grade_entry(job: Job) -> Outcome:
+    """Grade one entry in a warm worker: unpack a zip, give a single file a folder of its own, grade."""
+    from grader.archive import ArchiveError, extract
+    from grader.grade import grade
+    from grader.submission import SubmissionError, find_submission
+
+    entry = job.entry
+    with tempfile.TemporaryDirectory(prefix="webgrade-batch-") as tmp:
+        work = Path(tmp, "submission")
+        try:
+            if entry.kind == "zip":
+                extract(entry.path, work)
+                submission = find_submission(work)
+            elif entry.kind == "folder":
+                work = entry.path
+                submission = find_submission(work)
+            else:  # alone in a folder: its server must not see the other students' files beside it
+                work.mkdir()
+                shutil.copyfile(entry.path, work / entry.name)
+                submission = find_submission(work / entry.name)
+        except (ArchiveError, SubmissionError) as error:
+            return Outcome(error=error.message.replace(str(work), entry.name), hint=error.hint)
+        report = grade(submission, job.rubric, dataclasses.replace(job.options, browser=_browser))
+    if work != entry.path:  # name the student's file, not our temporary copy
+        report.submission = str(entry.path)
+        report.entry = str(entry.path / Path(report.entry).relative_to(work)) if entry.kind == "zip" else str(entry.path)
+    return Outcome(report)
+
+
+# --- in the batch process ---
+
+
+@dataclass
+class Summary:
+    total: int
+    graded: int  #: in this run
+    kept: int  #: from an earlier run (--resume)
+    counts: dict[str, int]
+    skipped: list[tuple[str, str]]
+    out: Path
+    duration_s: float
+    jobs: int  #: worker processes used
+    interrupted: bool = False
+
+
+class Display:
+    """Progress for the person waiting: a live bar on a terminal, a line per submission elsewhere (CI, a log)."""
+
+    def __init__(self, total: int, kept: list[Graded], mode: str) -> None:
+        self.mode, self.total, self.done = mode, total, len(kept)
+        self.counts = {"passed": 0, "failed": 0, "not_graded": 0}
+        for graded in kept:  # from an earlier run (--resume): counted from the start
+            self.counts[graded.status] += 1
+        self._progress = None
+
+    def __enter__(self) -> Display:
+        if self.mode == "bar":
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            from rich.progress import TimeRemainingColumn
+
+            self._progress = Progress(
+                TextColumn("grading"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("[green]{task.fields[passed]} passed[/] [red]{task.fields[failed]} failed[/] "
+                           "[yellow]{task.fields[not_graded]} not graded[/]"),
+                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                console=Console(stderr=True),
+            )  # fmt: skip
+            self._progress.start()
+            self._task = self._progress.add_task("grading", total=self.total, completed=self.done, **self.counts)
+        return self
+
+    def add(self, graded: Graded) -> None:
+        self.done += 1
+        self.counts[graded.status] += 1
+        if self._progress is not None:
+            self._progress.update(self._task, advance=1, **self.counts)
+        elif self.mode == "lines":
+            who = f" ({graded.student})" if graded.student else ""
+            why = f": {graded.reason}" if graded.reason else ""
+            print(f"[{self.done}/{self.total}] {graded.entry}{who} {graded.score:g}/{graded.max_score:g} "
+                  f"{graded.status.replace('_', ' ')} {graded.duration_s:.1f}s{why}", file=sys.stderr, flush=True)  # fmt: skip
+
+    def __exit__(self, *exc) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+def display_mode(quiet: bool) -> str:
+    """"bar" on a terminal, "lines" in CI or a log, "quiet" when asked."""
+    if quiet:
+        return "quiet"
+    if sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("true", "1"):
+        return "bar"
+    return "lines"
+
+
+def _terminate(signum, frame) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops a batch exactly as Ctrl-C does: what finished is kept
+
+
+class Batch:
+    """One run of ``webgrade batch``: which entries to grade, their results, and the outputs."""
+
+    def __init__(self, folder: Path, out: Path, *, rubric: Rubric, options: Options, roster: Roster | None = None,
+                 settings_files: list[Path | None] = ()) -> None:  # fmt: skip
+        self.folder, self.out = folder.resolve(), out.resolve()
+        self.rubric, self.options, self.roster = rubric, options, roster
+        self.entries, self.skipped = find_entries(self.folder, self.out)
+        self.feedback = feedback_names([e.name for e in self.entries])
+        self.settings = settings_hash(rubric, options, settings_files)
+        self.gradebook = Gradebook(self.out, list(rubric.points))
+        self.run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        self.results: dict[str, Graded] = {}
+
+    def _student(self, entry: str) -> tuple[str, str]:
+        student = self.roster.find(entry) if self.roster else None
+        return (student.name, student.id) if student else ("", "")
+
+    def plan(self, resume: bool) -> list[Entry]:
+        """Hash every entry; keep the earlier results of unchanged ones (``resume``); return the rest."""
+        previous = self.gradebook.previous() if resume else {}
+        todo = []
+        for entry in self.entries:
+            entry.hash = content_hash(entry.path)
+            entry.commit = git_commit(entry.path) if entry.kind == "folder" else None
+            before = previous.get(entry.name)
+            if before and before.hash == entry.hash and before.settings == self.settings and not before.internal:
+                before.student, before.student_id = self._student(entry.name)  # the roster may have changed
+                before.feedback = self.feedback[entry.name]
+                if not (self.out / before.feedback).exists():
+                    (self.out / before.feedback).parent.mkdir(parents=True, exist_ok=True)
+                    write_atomically(self.out / before.feedback, feedback_markdown(before))
+                self.results[entry.name] = before
+            else:
+                todo.append(entry)
+        return todo
+
+    def record(self, entry: Entry, done: Done) -> Graded:
+        """A finished grading as the gradebook keeps it."""
+        graded = Graded(entry.name, *self._student(entry.name), entry.hash, self.settings, entry.commit,
+                        full_marks=full_marks(list(self.results.values()), sum(self.rubric.points.values())),
+                        feedback=self.feedback[entry.name], run=self.run_id,
+                        graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                        duration_s=done.duration_s)  # fmt: skip
+        if done.value is not None:
+            outcome: Outcome = done.value
+            graded.report, graded.error, graded.hint = outcome.report, outcome.error, outcome.hint
+            if outcome.report is not None:
+                graded.duration_s = outcome.report.duration_s
+        elif done.overtime:  # grade() did not stop at its own limit: --resume tries it again
+            graded.error, graded.internal = done.error, True
+            graded.hint = ("make sure the server starts within a few seconds and every route answers at once; "
+                           "run `webgrade check` on your submission to see which one hangs")  # fmt: skip
+        else:
+            graded.error, graded.internal = f"the grader failed on this submission: {done.error}", True
+            graded.hint = "this is not your fault: your instructor will grade it again"
+        self.results[entry.name] = graded
+        return graded
+
+    def write_outputs(self) -> list[Graded]:
+        """grades.csv and report.html from every result so far."""
+        from grader.reports import html_report
+
+        final = sorted(self.results.values(), key=lambda g: g.entry)
+        self.gradebook.write_grades(final)
+        matched = {s.key for e in self.entries if self.roster and (s := self.roster.find(e.name))}
+        missing = [s.name or s.key for s in self.roster.students if s.key not in matched] if self.roster else []
+        page = html_report.render(final, order=list(self.rubric.points), source=str(self.folder),
+                                  generated=datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+                                  skipped=self.skipped, missing=missing)  # fmt: skip
+        write_atomically(self.out / REPORT, page)
+        return final
+
+
+def run_batch(folder: Path, out: Path, *, rubric: Rubric, options: Options, jobs: int | None = None,
+              roster: Roster | None = None, resume: bool = False, display: str = "quiet",
+              settings_files: list[Path | None] = ()) -> Summary:  # fmt: skip
+    """Grade every entry of ``folder`` into ``out``; see the module's docstring."""
+    started = time.monotonic()
+    batch = Batch(folder, out, rubric=rubric, options=options, roster=roster, settings_files=settings_files)
+    batch.out.mkdir(parents=True, exist_ok=True)
+    todo = batch.plan(resume)
+    kept = len(batch.results)
+    by_name = {e.name: e for e in todo}
+    batch.gradebook.open(fresh=not resume)
+    jobs = max(1, jobs or default_jobs())
+    pool = Pool(jobs, grade_entry, warm=warm_worker, preload=PRELOAD)
+    interrupted = False
+    previous_handler = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        with Display(len(batch.entries), list(batch.results.values()), display) as progress, pool:
+            tasks = [(e.name, Job(e, rubric, options)) for e in todo]
+            for done in pool.run(tasks, options.time_limit + BACKSTOP_S):
+                graded = batch.record(by_name[done.key], done)
+                batch.gradebook.add(graded, list(batch.results.values()))
+                progress.add(graded)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
+        batch.gradebook.close()
+        final = batch.write_outputs()
+    counts = {"passed": 0, "failed": 0, "not_graded": 0}
+    for graded in final:
+        counts[graded.status] += 1
+    return Summary(len(batch.entries), len(final) - kept, kept, counts, batch.skipped, batch.out,
+                   time.monotonic() - started, min(jobs, len(todo)), interrupted)  # fmt: skip
