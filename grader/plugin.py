@@ -267,6 +267,8 @@ def run_checks(grading, paths: list[Path]) -> list[CheckResult]:
                 os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
             else:
                 os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved
+    if code == pytest.ExitCode.INTERRUPTED:  # pytest swallowed Ctrl+C: never pass off a partial run as a grade
+        raise KeyboardInterrupt
     if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR) or not collector.results:
         raise RuntimeError(f"pytest could not run the checks (exit code {int(code)})")
     return list(collector.results.values())

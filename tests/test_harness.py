@@ -246,3 +246,27 @@ def test_missing_python_is_explained(copy_server, tmp_path):
     start = run.check("server.start")
     assert start["status"] == "failed"
     assert "No such file or directory" in start["message"] and "--python" in start["hint"]
+
+
+def test_ctrl_c_during_the_checks_is_not_a_grade(tmp_path):
+    """pytest swallows KeyboardInterrupt; the grader must not report the checks run so far as a score."""
+    import shutil
+
+    folder = tmp_path / "handler_hangs"
+    shutil.copytree(ROOT / "tests" / "hostile" / "handler_hangs", folder)
+    grader = subprocess.Popen([*WEBGRADE, "check", str(folder), "--no-browser", "--format", "json"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not any("werkzeug" in " ".join(p.cmdline()) or p.name().startswith("python") for p in processes_of(grader.pid)):
+            assert time.monotonic() < deadline and grader.poll() is None
+            time.sleep(0.05)
+        time.sleep(1.0)  # let the checks reach the hanging GET /api/data (its timeout is 5 s)
+        grader.send_signal(signal.SIGINT)
+        stdout, stderr = grader.communicate(timeout=60)
+    finally:
+        grader.kill()
+    assert grader.returncode == 130, (stdout, stderr)
+    assert stdout == ""
+    assert "interrupted" in stderr
+    assert not wait_gone(grader.pid)
