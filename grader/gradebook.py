@@ -12,7 +12,6 @@ file), and ``feedback/ENTRY.md`` is the scorecard the student would see.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import json
 import os
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.reports import markdown
-from grader.results import CheckResult, Report
+from grader.results import Report
 
 RESULTS = "results.jsonl"
 GRADES = "grades.csv"
@@ -92,7 +91,7 @@ class Graded:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Graded:
-        report = report_from_dict(data["report"]) if data.get("report") else None
+        report = Report.from_dict(data["report"]) if data.get("report") else None
         return cls(
             entry=data["entry"], student=data.get("student", ""), student_id=data.get("id", ""),
             hash=data.get("hash", ""), settings=data.get("settings", ""), commit=data.get("commit"),
@@ -107,13 +106,6 @@ def full_marks(results: list[Graded], default: float) -> float:
     """The points possible in this batch: what most reports say (a skipped check is out of 0), else ``default``."""
     counts = Counter(g.report.max_score for g in results if g.report)
     return counts.most_common(1)[0][0] if counts else default
-
-
-def report_from_dict(data: dict[str, Any]) -> Report:
-    """A Report read back from its :meth:`Report.to_dict` (the fields a batch keeps)."""
-    fields = {f.name for f in dataclasses.fields(CheckResult)}
-    checks = [CheckResult(**{k: v for k, v in check.items() if k in fields}) for check in data["checks"]]
-    return Report(data["submission"], data["entry"], checks, data.get("duration_s", 0.0), list(data.get("notes", [])))
 
 
 def feedback_names(entries: list[str]) -> dict[str, str]:

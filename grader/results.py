@@ -7,7 +7,7 @@ names of :meth:`Report.to_dict` are a stable interface for CI scripts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 Status = Literal["passed", "failed", "not_graded", "skipped"]
@@ -90,6 +90,13 @@ class Report:
         if all(c.status == "passed" for c in graded):
             return "passed"
         return "failed"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Report:
+        """A Report read back from :meth:`to_dict` (a batch's results.jsonl), the fields a batch keeps."""
+        names = {f.name for f in fields(CheckResult)}
+        checks = [CheckResult(**{k: v for k, v in check.items() if k in names}) for check in data["checks"]]
+        return cls(data["submission"], data["entry"], checks, data.get("duration_s", 0.0), list(data.get("notes", [])))
 
     def for_student(self) -> Report:
         """The report a student may see: hidden checks removed, and a note saying so.

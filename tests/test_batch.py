@@ -26,7 +26,8 @@ import pytest
 
 from conftest import ROOT, SERVERS, WEBGRADE, run_webgrade
 from grader import archive, batch, gradebook, roster
-from grader.gradebook import Graded, report_from_dict
+from grader.gradebook import Graded
+from grader.results import Report
 from grader.reports import html_report
 from grader.results import CheckResult, Report
 
@@ -265,15 +266,15 @@ def test_feedback_is_the_students_scorecard_without_hidden_checks(klass):
 def test_report_html_opens_in_chromium_with_histogram_and_check_table(klass):
     from playwright.sync_api import sync_playwright
 
+    from grader.browser import FLAGS, find_chromium
+
     report = klass.run.out / "report.html"
     html = report.read_text()
     assert "<b>Stone</b>" not in html and "Bob &lt;b&gt;Stone&lt;/b&gt;" in html
     assert "http" not in html.replace("http://www.w3.org/2000/svg", "").split("<main>")[0]  # no external assets
     ARTIFACTS.mkdir(exist_ok=True)
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=flags)
+        browser = p.chromium.launch(executable_path=find_chromium(), args=list(FLAGS))
         try:
             page = browser.new_page(viewport={"width": 1000, "height": 900})
             page.route("**/*", lambda route: route.abort() if not route.request.url.startswith("file:") else route.continue_())
@@ -601,7 +602,7 @@ def test_results_read_back_as_the_same_report():
     graded.report.notes.append("a note")
     again = Graded.from_json(json.loads(json.dumps(graded.to_json())))
     assert again.report.to_dict() == graded.report.to_dict()
-    assert report_from_dict(graded.report.to_dict()).for_student().checks == []
+    assert Report.from_dict(graded.report.to_dict()).for_student().checks == []
 
 
 def test_a_torn_last_line_from_a_killed_run_is_skipped(tmp_path):
