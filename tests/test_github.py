@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, run_webgrade
-from grader.reports import github
+from grader.reports import github, markdown
 from grader.results import CheckResult, Report
 
 #: Commands the runner knows; a line naming any other is only logged.
@@ -261,3 +261,137 @@ def test_student_text_cannot_issue_workflow_commands(server, fmt, tmp_path, monk
 def test_a_guessed_resume_token_does_not_end_the_fence():
     text = github.fenced("::foo::\n::stop-commands::bar\n::bar::\n::add-mask::x")
     assert [c[0] for c in runner_commands(text)] == ["stop-commands", "resume"]
+
+
+# --- GitHub's limits: 10 error annotations per step, a step summary of at most 1 MiB ---
+
+
+def _failed(count: int, message: str = "saw 404", log: str = "") -> list[CheckResult]:
+    return [CheckResult(f"many.c{n:02}", f"check number {n}", "failed", 0, 1, f"check {n} {message}", "fix it",
+                        log=log) for n in range(1, count + 1)]  # fmt: skip
+
+
+@pytest.mark.parametrize("count", [0, 1, 9, 10, 11, 14, 60])
+def test_at_most_ten_error_annotations_and_the_last_says_what_is_left_out(count, tmp_path):
+    passing = [CheckResult("server.start", "starts", "passed", 1, 1), CheckResult("a.b", "ab", "not_graded", 0, 1, "x")]
+    report = Report("s", "e", [*passing, *_failed(count)])
+    commands = [parse_command(line, REGISTERED) for line in github.annotations(report, tmp_path, workspace=tmp_path)]
+    assert {c[0] for c in commands} <= {"error"}, "webgrade emits no warning or notice annotation"
+    assert len(commands) == min(count, 10)
+    titles = [c[1]["title"] for c in commands]
+    if count <= 10:
+        assert titles == [f"check number {n} (many.c{n:02})" for n in range(1, count + 1)]
+        return
+    assert titles[:9] == [f"check number {n} (many.c{n:02})" for n in range(1, 10)]
+    left = count - 9
+    assert titles[9] == f"{left} more failed checks"
+    message = commands[9][2]
+    assert message.startswith(f"{left} more checks failed (many.c10, many.c11")
+    assert f", {count} in all" in message and "Summary page" in message and "this step's log" in message
+    assert ("many.c29, …)" in message and "many.c30" not in message) if count > 29 else f"many.c{count:02})" in message
+
+
+def _scorecard_rows(report: Report) -> list[str]:
+    """The line of each check in the summary's table, up to its message: these must never be cut."""
+    marks = {"passed": "✅", "failed": "❌", "not_graded": "➖", "skipped": "⏭️"}
+    return [f"| {marks[c.status]} | {c.name} | `{c.id}` | {c.score:g}/{c.max_score:g} | " for c in report.checks]
+
+
+#: Every UTF-8 length, and characters that Markdown escaping makes longer (``&`` is ``&amp;``, ``*`` is ``\*``).
+MIXED = "aé€😀 &<*|`_#" * 5
+
+
+@pytest.mark.parametrize("budget", [6_000, 9_999, 20_000, 50_001, 262_144])
+def test_summary_fits_its_budget_and_keeps_every_scorecard_line(budget):
+    huge = MIXED * 4_000  # 200 KB, on one line
+    flood = "\n".join(f"line {n} {MIXED}" for n in range(3_000)) + "\nthe last line"
+    checks = [CheckResult("server.start", "starts", "passed", 1, 1, warnings=["w " + huge]),
+              CheckResult("short.one", "a short one", "failed", 0, 2, "short message", "short hint"),
+              *_failed(14, huge, flood)]  # fmt: skip
+    report = Report("s", "e", checks, notes=["a note"])
+    full = markdown.render(report)
+    assert len(full.encode()) > 2_000_000, "the page uncut is twice the runner's limit"
+    page = markdown.render(report, max_bytes=budget)
+    assert len(page.encode()) <= budget
+    assert "\ufffd" not in page, "no character cut in two"
+    assert page.startswith("## webgrade: 1/17 (failed)\n\n> a note\n")
+    for row in _scorecard_rows(report):
+        assert page.count("\n" + row) == 1, row
+    assert "| a short one | `short.one` | 0/2 | short message<br>**Try:** short hint |" in page, "short texts stay whole"
+    cut = page.count("✂ cut:")
+    assert cut >= 14 * 2 + 1, "each long message, warning and log carries the marker"
+    assert page.count("<details><summary>What the server printed (many.c") == 14
+    if budget >= 50_000:  # room for some of each text: a message keeps its start, a log its end
+        assert "| check 1 aé€😀 &amp;&lt;\\*\\|\\`\\_\\#" in page
+        assert page.count("the last line\n```") == 14
+    assert markdown.render(report, max_bytes=len(full.encode())) == full, "nothing is cut from a page that fits"
+
+
+def test_a_cut_text_ends_on_a_whole_character_at_every_length():
+    for width in range(1, 5):
+        char = {1: "a", 2: "é", 3: "€", 4: "😀"}[width]
+        report = Report("s", "e", _failed(1, char * 3_000, log=char * 3_000))
+        for budget in range(600, 2_600, 7):
+            page = markdown.render(report, max_bytes=budget)
+            assert len(page.encode()) <= budget and "✂ cut:" in page
+            assert "\ufffd" not in page, "no character cut in two"
+
+
+def test_the_summary_fits_in_what_the_step_left_of_the_limit(tmp_path, monkeypatch):
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    report = Report("s", "e", _failed(14, MIXED * 4_000, log=MIXED * 2_000))
+    for before in (0, 600_000, 1_000_000):
+        summary.write_bytes(b"x" * before)
+        assert github.write_step_summary(report)
+        written = summary.read_bytes()
+        assert written[:before] == b"x" * before, "appended, never rewritten"
+        ours = written[before:].decode("utf-8")
+        assert len(ours.encode()) <= 256 * 1024, "webgrade's part keeps a margin under the limit"
+        assert len(written) <= 1_048_576
+        for row in _scorecard_rows(report):
+            assert "\n" + row in ours
+
+
+#: An instructor's checks that all fail, each with a 200 KB message and the server's output (64 KB) as its log.
+MANY_FAILING_CHECKS = "import pytest\nfrom grader import Failure\n\nBIG = {big!r} * 4_000\n" + "".join(
+    textwrap.dedent(f'''
+
+    @pytest.mark.check("many.c{n:02}", points=1)
+    def test_c{n:02}(server):
+        """check number {n}"""
+        raise Failure("check {n} saw " + BIG, "hint " + BIG[:10_000], log=server.log_text() + "\\nend of log {n}")
+    ''') for n in range(1, 15)
+)
+
+#: Before it serves, the server prints a flood: about 400 KB of lines with multibyte characters (and a command).
+FLOOD = "for n in range(3_000):\n    print('flood', n, {text!r}, flush=n % 500 == 0)\n"
+
+
+def test_many_failed_checks_with_huge_messages_and_a_flooding_server(tmp_path, monkeypatch):
+    folder = tmp_path / "repo" / "flood"
+    shutil.copytree(ROOT / "reference_server", folder)
+    source = (folder / "main.py").read_text()
+    (folder / "main.py").write_text(FLOOD.format(text=MIXED + " ::add-mask::x ##[set-output name=x;]y") + source)
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks" / "test_many.py").write_text(MANY_FAILING_CHECKS.format(big=MIXED))
+    run, _, _ = actions_run(folder, tmp_path, monkeypatch, "--checks", str(tmp_path / "checks"),
+                            workspace=tmp_path / "repo")  # fmt: skip
+    assert run.code == 1
+    annotations = fenced_then_annotations(runner_commands(run.stdout))
+    assert len(annotations) == 10
+    assert run.stdout.count("check 14 saw ") == 1 and len(run.stdout.encode()) > 3_000_000, "the log has it all"
+    assert [a[1]["title"] for a in annotations[:9]] == [f"check number {n} (many.c{n:02})" for n in range(1, 10)]
+    assert annotations[9][1] == {"title": "5 more failed checks"}
+    assert annotations[9][2].startswith("5 more checks failed (many.c10, many.c11, many.c12, many.c13, many.c14)")
+    page = (tmp_path / "step_summary.md").read_bytes()
+    assert len(page) <= 256 * 1024, "well under the runner's 1 MiB"
+    summary = page.decode("utf-8")  # strict: no character cut in two
+    assert summary.startswith("## webgrade: 13/27 (failed)")
+    for n in range(1, 15):
+        assert f"\n| ❌ | check number {n} | `many.c{n:02}` | 0/1 | check {n} saw aé€😀" in summary
+        assert f"<details><summary>What the server printed (many.c{n:02})</summary>" in summary
+        assert f"end of log {n}\n```" in summary, "a log keeps its last lines"
+    assert "| ✅ | the server starts and answers HTTP | `server.start` | 1/1 |" in summary
+    assert summary.count("✂ cut:") >= 28
+    assert "::add-mask::x ##[set-output name=x;]y" in summary, "the server's own words, in a code block"

@@ -14,6 +14,16 @@ able to issue one (``::add-mask::``, ``::set-output``, ``::stop-commands::``...)
 * JSON output stays parseable, so it is not fenced: JSON strings cannot hold a
   raw line break, and ``##[`` is written as ``#\\u0023[``.
 
+GitHub's limits, which it enforces silently or by dropping everything:
+
+* at most 10 error (and 10 warning, 10 notice) annotations are shown per step,
+  the rest dropped without a word: with more failed checks, the 10th error says
+  how many others failed and where to read them (webgrade emits errors only);
+* the runner refuses a step summary file over 1 MiB and uploads none of it:
+  webgrade's part is kept within ``STEP_SUMMARY_BUDGET``, and within what is
+  left of the limit after what the step already wrote there, by cutting the
+  longest messages and logs (never the scorecard's lines).
+
 Only the student's view of the report (hidden checks removed) comes here.
 """
 
@@ -24,6 +34,15 @@ import secrets
 from pathlib import Path
 
 from grader.results import Report
+
+#: GitHub shows at most this many annotations of each level (error, warning, notice) per step; it drops the rest.
+ANNOTATIONS_PER_LEVEL = 10
+#: The runner refuses a step summary file larger than this (actions/runner's AttachmentSizeLimit) and uploads nothing.
+STEP_SUMMARY_LIMIT = 1024 * 1024
+#: At most this much of the step summary is webgrade's: a quarter of the limit, the rest a margin for the step.
+STEP_SUMMARY_BUDGET = 256 * 1024
+#: How many ids of the failed checks that got no annotation of their own the last annotation lists.
+LISTED_IDS = 20
 
 
 def escape_data(text: str) -> str:
@@ -58,12 +77,17 @@ def safe_json(text: str) -> str:
 
 
 def annotations(report: Report, submission_folder: Path, workspace: Path | None = None) -> list[str]:
-    """One ``::error`` per failed check, at the student's file and line when we know them."""
+    """One ``::error`` per failed check, at the student's file and line when we know them.
+
+    GitHub shows only ``ANNOTATIONS_PER_LEVEL`` errors per step, so with more
+    failed checks the first ones get an annotation each and the last one says
+    how many others failed and where to read them.
+    """
     workspace = (workspace or Path(os.environ.get("GITHUB_WORKSPACE") or Path.cwd())).resolve()
+    failed = [result for result in report.checks if result.status == "failed"]
+    shown = failed if len(failed) <= ANNOTATIONS_PER_LEVEL else failed[: ANNOTATIONS_PER_LEVEL - 1]
     lines = []
-    for result in report.checks:
-        if result.status != "failed":
-            continue
+    for result in shown:
         file = line = None
         if result.file:
             path = (submission_folder / result.file).resolve()
@@ -73,18 +97,33 @@ def annotations(report: Report, submission_folder: Path, workspace: Path | None 
         if result.hint:
             message += f"\ntry: {result.hint}"
         lines.append(command("error", message, file=file, line=line, title=f"{result.name} ({result.id})"))
+    if rest := failed[len(shown) :]:
+        ids = ", ".join(result.id for result in rest[:LISTED_IDS]) + (", …" if len(rest) > LISTED_IDS else "")
+        lines.append(command(
+            "error",
+            f"{len(rest)} more checks failed ({ids}), {len(failed)} in all: GitHub shows only "
+            f"{ANNOTATIONS_PER_LEVEL} annotations per step. Read every failed check in webgrade's summary "
+            "on the run's Summary page, or in this step's log.",
+            title=f"{len(rest)} more failed checks",
+        ))  # fmt: skip
     return lines
 
 
 def write_step_summary(report: Report) -> bool:
-    """Append the Markdown scorecard to the job's summary page; False when there is none."""
+    """Append the Markdown scorecard to the job's summary page; False when there is none.
+
+    The runner uploads nothing from a file over ``STEP_SUMMARY_LIMIT``, so what
+    webgrade appends fits in ``STEP_SUMMARY_BUDGET`` and in what the step left.
+    """
     from grader.reports import markdown
 
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if not summary:
         return False
-    with open(summary, "a", encoding="utf-8") as out:
-        out.write(markdown.render(report) + "\n")
+    with open(summary, "ab") as out:
+        already = os.fstat(out.fileno()).st_size
+        budget = min(STEP_SUMMARY_BUDGET, STEP_SUMMARY_LIMIT - already) - 1  # - 1: the line break after it
+        out.write((markdown.render(report, max_bytes=max(budget, 0)) + "\n").encode("utf-8"))
     return True
 
 
