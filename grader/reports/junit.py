@@ -1,11 +1,22 @@
 """``--junit FILE``: the scorecard as JUnit XML, for CI systems that show test results.
 
-One ``<testcase>`` per check: a failed check carries a ``<failure>`` whose
-``message`` is the check's message and whose text adds the hint, warnings and
-what the server printed; a check that was not graded (or skipped) carries
-``<skipped>``.  Points go in each case's ``<system-out>`` and the suite's
-``<properties>``.  CI pages are shown to students, so this renders the
-student's view (hidden checks removed).
+The file follows Jenkins' ``junit-10.xsd``, the de-facto JUnit schema (pytest
+checks its own junitxml against it; Jenkins, GitLab and dorny/test-reporter
+read what it allows).  One ``<testcase>`` per check, named "its name (its.id)":
+
+* a failed check carries a ``<failure>`` whose ``message`` is the check's
+  message (Jenkins' "Error Message", dorny's annotation title) and whose text
+  (what GitLab and dorny show, Jenkins' "Stacktrace") adds where in the
+  student's file, the hint, warnings, the points and what the server printed;
+* a check that was not graded (or skipped) carries ``<skipped>`` whose text
+  says why and the points;
+* every case's ``<system-out>`` (Jenkins' "Standard Output") has the points and,
+  when known, ``where: FILE:LINE``; the suite's ``<properties>`` the score.
+
+junit-10 has no ``file``/``line`` on ``<testcase>`` (GitLab reads them, the
+schema rejects them), so the student's file and line are written as text.
+CI pages are shown to students, so this renders the student's view (hidden
+checks removed).
 """
 
 from __future__ import annotations
@@ -29,26 +40,36 @@ def _points(value: float) -> str:
     return f"{value:g}"
 
 
+def _where(check: CheckResult) -> str:
+    """``main.py:18`` (or ``main.py``), the student's file and line when the check knows them."""
+    if not check.file:
+        return ""
+    return f"{check.file}:{check.line}" if check.line else check.file
+
+
 def _case(check: CheckResult) -> ET.Element:
     attrs = {"classname": f"webgrade.{check.category}", "name": _text(f"{check.name} ({check.id})"), "time": "0"}
-    if check.file:
-        attrs["file"] = _text(check.file)
-        if check.line:
-            attrs["line"] = str(check.line)
     case = ET.Element("testcase", attrs)
+    points = f"points: {_points(check.score)}/{_points(check.max_score)}"
+    where = _where(check)
     if check.status == "failed":
         body = [check.message]
+        if where:
+            body.append(f"at {where}")
         if check.hint:
             body.append(f"try: {check.hint}")
         body += [f"warning: {w}" for w in check.warnings]
+        body.append(points)
         if check.log:
             body += ["", "the server printed:", check.log]
         failure = ET.SubElement(case, "failure", {"type": "failed", "message": _text(check.message)})
         failure.text = _text("\n".join(body))
     elif check.status in ("not_graded", "skipped"):
-        ET.SubElement(case, "skipped", {"type": check.status, "message": _text(check.message or check.status)})
+        reason = check.message or check.status
+        skipped = ET.SubElement(case, "skipped", {"type": check.status, "message": _text(reason)})
+        skipped.text = _text(f"{reason}\n{points}")
     out = ET.SubElement(case, "system-out")
-    out.text = _text(f"points: {_points(check.score)}/{_points(check.max_score)}"
+    out.text = _text(points + (f"\nwhere: {where}" if where else "")
                      + "".join(f"\nwarning: {w}" for w in check.warnings))  # fmt: skip
     return case
 
@@ -56,11 +77,12 @@ def _case(check: CheckResult) -> ET.Element:
 def render(report: Report) -> str:
     failures = sum(c.status == "failed" for c in report.checks)
     skipped = sum(c.status in ("not_graded", "skipped") for c in report.checks)
-    counts = {"tests": str(len(report.checks)), "failures": str(failures), "errors": "0", "skipped": str(skipped),
+    counts = {"tests": str(len(report.checks)), "failures": str(failures), "errors": "0",
               "time": f"{report.duration_s:.3f}"}  # fmt: skip
+    # junit-10 allows "skipped" on <testsuite> only, not on the root.
     root = ET.Element("testsuites", {"name": "webgrade", **counts})
     suite = ET.SubElement(root, "testsuite", {
-        "name": "webgrade", **counts,
+        "name": "webgrade", **counts, "skipped": str(skipped),
         "timestamp": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
         "hostname": socket.gethostname(),
     })  # fmt: skip
