@@ -198,10 +198,12 @@ class Pool:
             else:
                 self._retire(worker)
         self._workers = []
-        deadline = time.monotonic() + GRACE_S + 1
-        while self._retiring and time.monotonic() < deadline:
+        # Ends by itself: _reap kills each worker still there at its kill_at.  No deadline of our
+        # own, which a loaded machine could pass before that, leaving a worker neither killed nor joined.
+        while self._retiring:
             self._reap()
-            time.sleep(0.01)
+            if self._retiring:
+                time.sleep(0.01)
 
     def __enter__(self) -> Pool:
         return self

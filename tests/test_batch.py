@@ -15,6 +15,7 @@ import pty
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import uuid
 import zipfile
@@ -24,7 +25,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import ROOT, SERVERS, WEBGRADE, run_webgrade
+from conftest import ROOT, SERVERS, WEBGRADE, run_webgrade, wait_for_no_webgrade_files
 from grader import archive, batch, gradebook, roster
 from grader.gradebook import Graded
 from grader.results import Report
@@ -89,14 +90,14 @@ def _alive(proc: psutil.Process) -> bool:
 
 
 def run_batch(subs: Path, out: Path, *args: str, stop_when=None, stop_signal: int = signal.SIGINT,
-              timeout: float = 120) -> BatchRun:  # fmt: skip
+              timeout: float = 120, env: dict[str, str] | None = None) -> BatchRun:  # fmt: skip
     """Run ``webgrade batch``; with ``stop_when(out, seen)``, send ``stop_signal`` once it returns True."""
     logs = out.parent / f"{out.name}-{uuid.uuid4().hex[:6]}"
     logs.mkdir(parents=True)
     with open(logs / "stdout", "w") as stdout, open(logs / "stderr", "w") as stderr:
         proc = subprocess.Popen([*WEBGRADE, "batch", str(subs), "--out", str(out), *args], cwd=ROOT,
                                 stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
-                                env={**os.environ, "NO_COLOR": "1"})  # fmt: skip
+                                env={**os.environ, "NO_COLOR": "1", **(env or {})})  # fmt: skip
         root = psutil.Process(proc.pid)
         seen: dict[int, psutil.Process] = {}
         cmdlines: dict[int, list[str]] = {}
@@ -392,14 +393,45 @@ def test_a_hanging_submission_is_stopped_at_its_time_limit_and_the_rest_are_grad
     shutil.copytree(SLOW, subs / "hangs")
     for name in ("one", "two", "three"):
         shutil.copytree(ROOT / "reference_server", subs / name)
-    run = run_batch(subs, tmp_path / "out", "-j", "2", "--no-browser", "--time-limit", "2")
+    # Its hanging GET /api/data outlasts any time limit (a request may wait 600 s here), so the limit is
+    # what ends that grading however fast the machine is; 6 s is ample for the rest of every grading.
+    rubric = tmp_path / "rubric.toml"
+    rubric.write_text("[assignment]\nrequest_timeout = 600\n")
+    run = run_batch(subs, tmp_path / "out", "-j", "2", "--no-browser", "--time-limit", "6", "--rubric", str(rubric))
     assert run.code == 0, run.stderr
     rows = run.rows()
     assert [rows[n]["status"] for n in ("one", "two", "three")] == ["passed"] * 3
     hangs = run.results()["hangs"]
     assert hangs["status"] == "failed" and rows["hangs"]["home.status"] == "1" and rows["hangs"]["api.status"] == "0"
-    assert any("time limit of 2 s" in note for note in hangs["report"]["notes"])
+    assert any("time limit of 6 s" in note for note in hangs["report"]["notes"])
+    assert hangs["duration_s"] >= 6  # stopped by the limit, not by anything sooner
     assert "time limit" in (run.out / "feedback" / "hangs.md").read_text()
+
+
+def test_a_worker_killed_mid_grading_leaves_nothing_in_the_temporary_directory(tmp_path):
+    """Its server's supervisor removes the run's folder, the batch the worker's own temporary folder."""
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    shutil.copytree(ROOT / "reference_server", subs / "alice")
+    source = (ROOT / "reference_server" / "main.py").read_text()
+    # Without the sandbox a server can signal its grader, here the worker, which dies mid-grading.
+    (subs / "killer.py").write_text(source.replace(
+        "app = Flask(__name__)",
+        "import os, signal\nos.kill(int(os.environ['WEBGRADE_PARENT']), signal.SIGKILL)\napp = Flask(__name__)"))  # fmt: skip
+    # The batch's own, so whatever is found there is this batch's; short, not under tmp_path: multiprocessing
+    # puts its fork server's socket in it, and a socket's path may not be longer than 107 bytes.
+    tmpdir = Path(tempfile.mkdtemp(prefix="batch-tmp-"))
+    try:
+        run = run_batch(subs, tmp_path / "out", "-j", "1", "--no-browser", "--sandbox", "none",
+                        env={"TMPDIR": str(tmpdir)})  # fmt: skip
+        assert run.code == 0, run.stderr
+        results = run.results()
+        assert results["alice"]["status"] == "passed"
+        assert results["killer.py"]["status"] == "not_graded" and "stopped unexpectedly" in results["killer.py"]["error"]
+        left = wait_for_no_webgrade_files(tmpdir, within=60)
+        assert not left, f"left in the batch's temporary directory: {left}"
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
 
 
 def test_a_worker_shares_one_browser_among_its_gradings(tmp_path):
@@ -424,19 +456,31 @@ def _task(payload: str) -> str:
 
 
 def test_pool_stops_a_task_past_its_deadline_replaces_crashed_workers_and_leaves_none(tmp_path):
-    """The backstop behind grade()'s own time limit: no task can hold a worker, or the batch, for ever."""
+    """The backstop behind grade()'s own time limit: no task can hold a worker, or the batch, for ever.
+
+    One worker, so the order of events is fixed whatever the machine's load: the tasks run one at a
+    time, and each worker lost (stopped past its deadline, or crashed) is replaced exactly when tasks
+    are still waiting.  How fast processes start or get scheduled changes nothing asserted here.
+    """
     from grader.pool import Pool
 
-    with Pool(2, _task) as pool:
-        done = {d.key: d for d in pool.run([(k, k) for k in ("hang", "a", "crash", "b", "c")], time_limit=1.5)}
-    assert done["hang"].overtime and "time limit of 1.5 s" in done["hang"].error and done["hang"].value is None
-    assert done["crash"].internal and "exit code 3" in done["crash"].error
-    assert [done[k].value for k in "abc"] == ["A", "B", "C"]
-    assert len(pool.pids) == 3  # two, and one in place of the crashed one (none for the hung one: no work was left)
-    end = time.monotonic() + 10
-    while [pid for pid in pool.pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]:
-        assert time.monotonic() < end, "a worker is still running"
-        time.sleep(0.05)
+    tasks = [("hang", "hang"), ("a", "a"), ("crash-1", "crash"), ("b", "b"), ("crash-2", "crash")]
+    with Pool(1, _task) as pool:
+        finished = list(pool.run(tasks, time_limit=2.0))
+    done = {d.key: d for d in finished}
+    assert sorted(done) == sorted(key for key, _ in tasks) and len(finished) == len(tasks)  # each once
+    hang = done["hang"]
+    assert hang.overtime and "time limit of 2 s" in hang.error and hang.value is None
+    assert hang.duration_s >= 2.0  # stopped at its deadline, not before
+    for key in ("crash-1", "crash-2"):
+        assert done[key].internal and "exit code 3" in done[key].error
+    assert (done["a"].value, done["b"].value) == ("A", "B")
+    # The first worker, one in place of the hung one and one in place of the first crashed one; none in
+    # place of the second: no task was left for it.
+    assert len(pool.pids) == 3
+    # close() has joined every worker, the hung one included (killed if it had not exited within its grace).
+    running = [pid for pid in pool.pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+    assert not running, f"workers still running: {running}"
 
 
 # --- progress ---
