@@ -148,6 +148,8 @@ class Job:
     entry: Entry
     rubric: Rubric
     options: Options
+    #: The batch's process id, in the name of the worker's temporary folder: see :func:`scratch_prefix`.
+    batch_pid: int = 0
 
 
 @dataclass
@@ -179,6 +181,17 @@ def warm_worker() -> None:
     multiprocessing.util.Finalize(None, _browser.close, exitpriority=10)  # run as the worker exits
 
 
+def scratch_prefix(batch_pid: int) -> str:
+    """How a worker's temporary folders start: named after the batch, which removes those a dead worker left."""
+    return f"webgrade-batch-{batch_pid}-"
+
+
+def _remove_scratch_left_by_workers() -> None:
+    """Every worker is gone: a temporary folder of ours still there is one a worker died (or was killed) with."""
+    for path in Path(tempfile.gettempdir()).glob(scratch_prefix(os.getpid()) + "*"):
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def grade_entry(job: Job) -> Outcome:
     """Grade one entry in a warm worker: unpack a zip, give a single file a folder of its own, grade."""
     from grader.archive import ArchiveError, extract
@@ -186,7 +199,7 @@ def grade_entry(job: Job) -> Outcome:
     from grader.submission import SubmissionError, find_submission
 
     entry = job.entry
-    with tempfile.TemporaryDirectory(prefix="webgrade-batch-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=scratch_prefix(job.batch_pid or os.getpid())) as tmp:
         work = Path(tmp, "submission")
         try:
             if entry.kind == "zip":
@@ -371,7 +384,7 @@ def run_batch(folder: Path, out: Path, *, rubric: Rubric, options: Options, jobs
     previous_handler = signal.signal(signal.SIGTERM, _terminate)
     try:
         with Display(len(batch.entries), list(batch.results.values()), display) as progress, pool:
-            tasks = [(e.name, Job(e, rubric, options)) for e in todo]
+            tasks = [(e.name, Job(e, rubric, options, os.getpid())) for e in todo]
             for done in pool.run(tasks, options.time_limit + BACKSTOP_S):
                 graded = batch.record(by_name[done.key], done)
                 batch.gradebook.add(graded, list(batch.results.values()))
@@ -380,6 +393,7 @@ def run_batch(folder: Path, out: Path, *, rubric: Rubric, options: Options, jobs
         interrupted = True
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
+        _remove_scratch_left_by_workers()  # the pool is closed: its workers are all gone
         batch.gradebook.close()
         final = batch.write_outputs()
     counts = {"passed": 0, "failed": 0, "not_graded": 0}

@@ -12,8 +12,12 @@ port, already bound by the grader: ``app.run()`` serves on it),
 ``WEBGRADE_OUT`` (a folder for the app's URL map and the "started" mark),
 ``WEBGRADE_PARENT`` (the grader's pid), ``WEBGRADE_LIFELINE`` (a pipe that
 ends when the grader dies), ``WEBGRADE_SANDBOX`` (set inside
-bubblewrap), ``WEBGRADE_UID`` (the user id to run as) and the
-``WEBGRADE_LIMIT_*`` resource limits (see ``grader/limits.py``).
+bubblewrap), ``WEBGRADE_UID`` (the user id to run as), the
+``WEBGRADE_LIMIT_*`` resource limits (see ``grader/limits.py``),
+``WEBGRADE_RUN_DIR`` (outside the sandbox: the run's folder, which the
+supervisor removes if the grader died) and ``WEBGRADE_HOLD`` (inside it: a
+pipe the supervisor keeps open until it exits, watched by the grader's
+janitor, which removes the run's folder instead).
 
 It is stdlib-only and standalone on purpose: it runs in the student's Python,
 which need not have webgrade installed, and must not see the grader's files.
@@ -26,6 +30,15 @@ the kernel for ``SIGTERM`` when the grader dies (``PR_SET_PDEATHSIG``), and
 watches the lifeline pipe that ends when the grader dies (the kernel may not
 deliver a parent-death signal across user ids), so a grader killed with
 SIGKILL leaves nothing behind.
+
+Nor any file: a grader killed with SIGKILL cannot remove its run's folder, so
+whoever outlives it does, once the tree is stopped.  Outside the sandbox that
+is the supervisor, which sees the folder and runs as the grader's user.  In
+the sandbox it cannot: it sees only ``work/``, ``out/`` and two read-only
+files of the folder (its log in ``xprocess/`` and the folder itself are not
+in its view), and a root grader's supervisor runs as another user.  There
+the grader's janitor (``grader.server``) removes the folder; the supervisor
+only keeps the janitor's pipe (``WEBGRADE_HOLD``) open until the tree is gone.
 
 Subreaper, not cgroup: a cgroup (``cgroup.kill``) would also catch a process
 that escaped the tree some other way, but creating one needs a delegated
@@ -127,6 +140,30 @@ def _kill_tree() -> None:
         _signal_all(_descendants(me), signal.SIGKILL)
         time.sleep(0.005)
         _reap()
+
+
+def _grader_gone(parent: int, lifeline: int) -> bool:
+    """The grader is dead: we were re-parented, or the lifeline, which only it holds, has ended."""
+    if parent and os.getppid() != parent:
+        return True
+    if lifeline < 0:
+        return False
+    import select
+
+    try:
+        readable = select.select([lifeline], [], [], 0)[0]
+        return bool(readable) and os.read(lifeline, 1) == b""
+    except OSError:
+        return False
+
+
+def _remove_run_dir(run_dir: str) -> None:
+    """Remove the run's folder, which holds this launcher; for a grader that died and cannot."""
+    if os.path.dirname(os.path.abspath(__file__)) != os.path.abspath(run_dir):
+        return  # only ever the folder we were copied into
+    import shutil  # not at the top: the launcher's start-up delays the student's server
+
+    shutil.rmtree(run_dir, ignore_errors=True)
 
 
 class Output:
@@ -295,11 +332,14 @@ def supervise(child_main, *, relay: bool = False) -> None:
     """Fork; run ``child_main`` in the child and supervise it in the parent."""
     parent = int(os.environ.get("WEBGRADE_PARENT") or 0)
     sandboxed = bool(os.environ.get("WEBGRADE_SANDBOX"))
+    run_dir = "" if sandboxed else os.environ.get("WEBGRADE_RUN_DIR", "")
     _drop_rights()
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     # In the sandbox our parent is bubblewrap (outside our pid namespace), which dies with the grader.
     if parent and not sandboxed and os.getppid() != parent:  # the grader died before prctl took effect
+        if run_dir:
+            _remove_run_dir(run_dir)
         sys.exit(70)
 
     def stop(signum, frame):
@@ -311,6 +351,8 @@ def supervise(child_main, *, relay: bool = False) -> None:
     # The lifeline: a parent-death signal is not enough in the sandbox, where our parent is
     # bubblewrap, which has dropped every capability and so may not signal another user id.
     lifeline = int(os.environ.get("WEBGRADE_LIFELINE") or -1)
+    # The janitor's pipe (sandbox only): held by us until we exit, never by the student's processes.
+    hold = int(os.environ.get("WEBGRADE_HOLD") or -1)
     out = os.environ.get("WEBGRADE_OUT")
     if out:  # tells the grader that the sandbox started and our code runs
         with open(os.path.join(out, "started"), "w"):
@@ -329,8 +371,9 @@ def supervise(child_main, *, relay: bool = False) -> None:
         os.dup2(write_fd, 2)
         os.close(write_fd)
         os.close(read_fd)
-        if lifeline >= 0:
-            os.close(lifeline)
+        for fd in (lifeline, hold):
+            if fd >= 0:
+                os.close(fd)
         if relay and listen_fd >= 0:
             os.close(listen_fd)  # the relay in the supervisor serves it
         _apply_limits()
@@ -371,6 +414,8 @@ def supervise(child_main, *, relay: bool = False) -> None:
     _kill_tree()
     pump.join(timeout=1.0)  # every writer is gone: the pipe ends at once
     output.flush()
+    if run_dir and _grader_gone(parent, lifeline):
+        _remove_run_dir(run_dir)  # a live grader reads our log first, then removes the folder itself
     # A negative exit code means "killed by signal N": report it as 128 + N, as shells do.
     os._exit(code if code >= 0 else 128 - code)
 

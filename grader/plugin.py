@@ -242,10 +242,12 @@ def run_checks(grading, paths: list[Path]) -> list[CheckResult]:
 
     pytest's cache and rootdir live in a temporary directory: nothing is
     written into the student's folder, and the student's own pytest
-    configuration or conftest.py is never read.
+    configuration or conftest.py is never read.  That directory is inside the
+    server's run folder (never in the sandbox's view), so it goes with it even
+    when the grader is killed (see ``grader.server``).
     """
     collector = Collector(grading)
-    with tempfile.TemporaryDirectory(prefix="webgrade-pytest-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="webgrade-pytest-", dir=grading.server.tmp) as tmp:
         ini = Path(tmp, "pytest.ini")
         ini.write_text("[pytest]\n", encoding="utf-8")
         args = [

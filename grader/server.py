@@ -18,6 +18,15 @@ Started through pytest-xprocess, whose known pitfalls are each defeated here:
 * it keeps PID and log files under ``.pytest_cache`` -> its root is our
   temporary directory, removed by :meth:`Server.stop`.
 
+That temporary directory (the run's folder) is removed even when the grader
+is killed with SIGKILL and :meth:`Server.stop` never runs: outside the
+sandbox by the launcher's supervisor, once it has stopped the tree; in the
+sandbox, where the supervisor cannot see the folder, by a *janitor*: a
+``/bin/sh`` started beside bubblewrap, outside it, as the grader's user,
+that waits on a pipe only the grader and the supervisor hold (its end is
+end-of-file once both are gone, however they died) and then removes the
+folder if it is still there.
+
 The server never runs in the student's folder: it runs in a temporary copy
 (``work/`` in our temporary directory), inside bubblewrap where it can
 (``grader.sandbox``), with resource limits (``grader.limits``), on a
@@ -54,6 +63,13 @@ from grader.limits import Limits, sandbox_uid
 from grader.submission import SKIP_DIRS, Submission
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
+#: The janitor of a sandboxed run (see the module's docstring): ``sh -c JANITOR webgrade-janitor RUN_DIR``,
+#: its standard input the pipe that ends when the grader and the sandbox's supervisor are both gone.
+JANITOR = """
+while read -r _; do :; done
+[ -e "$1" ] || exit 0
+rm -rf -- "$1" 2>/dev/null || { sleep 1; rm -rf -- "$1"; }
+"""
 HOST = "127.0.0.1"
 LOG_TAIL_BYTES = 64 * 1024
 #: The temporary copy leaves out other people's code (virtualenvs, node_modules) and stops at this size.
@@ -158,6 +174,9 @@ class Server:
         self._early: diagnose.Problem | None = None
         self._socket_inode: str | None = None
         self._lifeline: int | None = None
+        #: The janitor (sandbox only) and our end of its pipe.
+        self._janitor: subprocess.Popen | None = None
+        self._hold: int | None = None
         self._relative = ""
 
     # --- start ---
@@ -236,6 +255,8 @@ class Server:
             # Counted per user over the whole machine outside the sandbox: a limit here
             # would count the student's browser and editor too (and root ignores it).
             env.pop("WEBGRADE_LIMIT_NPROC")
+            # The supervisor sees this folder and outlives us: it removes it if we die first.
+            env["WEBGRADE_RUN_DIR"] = str(self.tmp)
         return env
 
     def _choose_sandbox(self) -> None:
@@ -308,6 +329,14 @@ class Server:
         lifeline, self._lifeline = os.pipe()
         env["WEBGRADE_LIFELINE"] = str(lifeline)
         pass_fds: tuple[int, ...] = (lifeline,)
+        if self.sandbox == "bwrap" and self._hold is None:
+            # The sandboxed supervisor cannot remove the run's folder: the janitor will, when we and it are gone.
+            # Started first (it costs a fraction of a millisecond), so there is no moment without it.
+            read, self._hold = os.pipe()
+            self._start_janitor(read)
+        if self._hold is not None:  # also after falling back from the sandbox: the janitor waits for this one too
+            env["WEBGRADE_HOLD"] = str(self._hold)
+            pass_fds += (self._hold,)
         if sock is not None:
             env["WEBGRADE_FD"] = str(sock.fileno())
             pass_fds += (sock.fileno(),)
@@ -340,6 +369,33 @@ class Server:
                 sock.close()  # the server holds it now: when the server dies, the port closes
         self.popen = self._xprocess.resources[-1].popen
         self.log_path = self.tmp / "xprocess" / self.name / "xprocess.log"
+
+    def _start_janitor(self, read: int) -> None:
+        """Start the janitor on the read end of its pipe (then closed here: only the janitor reads it)."""
+        try:
+            self._janitor = subprocess.Popen(
+                ["/bin/sh", "-c", JANITOR, "webgrade-janitor", str(self.tmp)],
+                stdin=read, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                cwd="/", env={"PATH": os.defpath, "LC_ALL": "C"},
+                start_new_session=True,  # a Ctrl+C meant for the grader must not stop it
+            )  # fmt: skip
+        except OSError:  # no /bin/sh: only a grader killed with SIGKILL would leave its folder
+            pass
+        finally:
+            os.close(read)
+
+    def _release_janitor(self) -> None:
+        """We removed the folder ourselves: let the janitor see our end close, find nothing to do, and exit."""
+        if self._hold is not None:
+            os.close(self._hold)
+            self._hold = None
+        if self._janitor is not None:
+            try:
+                self._janitor.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._janitor.kill()
+                self._janitor.wait()
+            self._janitor = None
 
     def _sandbox_failed(self) -> str | None:
         """bwrap's own complaint, if the sandbox never reached our launcher."""
@@ -620,6 +676,7 @@ class Server:
                     break
                 time.sleep(0.01)
         shutil.rmtree(self.tmp, ignore_errors=True)
+        self._release_janitor()
 
     def _close_lifeline(self) -> None:
         if self._lifeline is not None:

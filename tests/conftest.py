@@ -4,6 +4,11 @@ Every grading in the suite goes through :func:`run_webgrade`, which asserts
 after each run that no process started for it is still alive (found by the
 ``WEBGRADE_PARENT`` variable every server is given), that the port is free,
 and that the submission's folder is byte-for-byte unchanged.
+
+And the whole session: the tests' subprocesses (every grader the suite
+starts) get a temporary directory of the session's own (``TMPDIR``), and at
+the end the session fails if anything of webgrade's (``webgrade-*``) is left
+in it, even from a grader a test killed on purpose.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +32,76 @@ from grader.server import free_port, port_is_free
 ROOT = Path(__file__).resolve().parent.parent
 SERVERS = ROOT / "tests" / "servers"
 WEBGRADE = [sys.executable, "-m", "grader"]
+
+
+# --- the session's temporary directory: nothing of webgrade's may be left in it ---
+
+#: Set by the process that owns the session (xdist's controller, or pytest without xdist) for every
+#: process of the session: the TMPDIR of the tests' subprocesses, and the test processes' own.
+SESSION_TMPDIR = "WEBGRADE_TEST_SESSION_TMPDIR"
+OWN_TMPDIR = "WEBGRADE_TEST_OWN_TMPDIR"
+#: How long the session waits, at its end, for graders killed by tests to be cleaned up after.
+CLEANUP_WAIT_S = 60.0
+_SESSION_KEY = pytest.StashKey[Path]()
+_LEFT_KEY = pytest.StashKey[list[str]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller made the folder and owns it
+        session_tmp, own_tmp = os.environ[SESSION_TMPDIR], os.environ[OWN_TMPDIR]
+    else:
+        own_tmp = tempfile.gettempdir()
+        # Not named webgrade-*: it is the folder checked, not something of webgrade's.
+        session_tmp = tempfile.mkdtemp(prefix="pytest-webgrade-session-", dir=own_tmp)
+        config.stash[_SESSION_KEY] = Path(session_tmp)
+        os.environ[SESSION_TMPDIR], os.environ[OWN_TMPDIR] = session_tmp, own_tmp
+    # Subprocesses (and xdist's workers, started after this) inherit it; this process keeps its own, so
+    # pytest's tmp_path and the tests' in-process files stay where they were (they are not checked).
+    os.environ["TMPDIR"] = session_tmp
+    tempfile.tempdir = own_tmp
+
+
+def webgrade_files(folder: Path) -> list[str]:
+    """What of webgrade's is in ``folder``: each ``webgrade-*`` entry with what it holds."""
+    found = []
+    for path in sorted(folder.glob("webgrade-*")):
+        try:
+            inside = sorted(p.name for p in path.iterdir()) if path.is_dir() and not path.is_symlink() else []
+        except OSError:
+            inside = []
+        found.append(f"{path.name}/ ({', '.join(inside)})" if inside else path.name)
+    return found
+
+
+def wait_for_no_webgrade_files(folder: Path, within: float) -> list[str]:
+    """Poll until nothing of webgrade's is left in ``folder`` (cleaned up by processes still ending) or ``within`` s."""
+    deadline = time.monotonic() + within
+    while (left := webgrade_files(folder)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    folder = session.config.stash.get(_SESSION_KEY, None)
+    if folder is None:  # an xdist worker
+        return
+    if exitstatus != pytest.ExitCode.INTERRUPTED:
+        left = wait_for_no_webgrade_files(folder, CLEANUP_WAIT_S)
+        if left:
+            session.config.stash[_LEFT_KEY] = left
+            if session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    left = config.stash.get(_LEFT_KEY, None)
+    if left:
+        terminalreporter.section("webgrade left files behind", sep="=", red=True, bold=True)
+        terminalreporter.line(f"the temporary directory of the tests' subprocesses still held, {CLEANUP_WAIT_S:g} s "
+                              f"after the last test, {len(left)} thing(s) of webgrade's:", red=True)  # fmt: skip
+        for entry in left:
+            terminalreporter.line(f"  {entry}")
 
 
 def tree_digest(folder: Path) -> dict[str, str]:

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SERVERS, WEBGRADE, processes_of, run_webgrade, tree_digest, wait_gone
+from conftest import (ROOT, SERVERS, WEBGRADE, processes_of, run_webgrade, tree_digest, wait_for_no_webgrade_files,
+                      wait_gone)  # fmt: skip
+from untrusted import bwrap_works, leftovers
 from grader.server import free_port, port_is_free
 
 REFERENCE = (ROOT / "reference_server" / "main.py").read_text()
@@ -139,7 +141,12 @@ def test_command_starts_any_other_server(tmp_path):
 
 def test_server_on_a_different_port_is_named(tmp_path):
     port = free_port()
-    (tmp_path / "serve.py").write_text(REFERENCE.replace("app.run(port=5001)", f"app.run(port={port})"))
+    # Listens on its own port as soon as Python starts (nothing to import), so it does so long before
+    # the 3 s timeout even on a loaded machine; a Flask app would first spend its import time.
+    (tmp_path / "serve.py").write_text(
+        "import http.server\n"
+        f"http.server.HTTPServer(('127.0.0.1', {port}), http.server.BaseHTTPRequestHandler).serve_forever()\n"
+    )
     run = run_webgrade(str(tmp_path / "serve.py"), "--command", f"{sys.executable} serve.py", "--timeout", "3",
                        "--format", "json", watch=tmp_path)  # fmt: skip
     start = run.check("server.start")
@@ -182,20 +189,40 @@ def test_a_squatter_on_the_port_does_not_pass_for_our_server(copy_server):
     assert report["status"] == "not_graded"
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
-def test_server_dies_with_the_grader(copy_server, sig):
+@pytest.mark.parametrize("sandbox", ["bwrap", "none"])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["sigkill", "sigterm"])
+def test_server_and_files_die_with_the_grader(copy_server, tmp_path, sig, sandbox):
+    """Killed mid-grading, even by SIGKILL, a grader leaves no process and nothing in its temporary directory.
+
+    With SIGKILL the grader removes nothing itself: outside the sandbox the launcher's supervisor
+    removes the run's folder, in it the janitor does (see grader/server.py).  The grader gets a
+    temporary directory of its own, so whatever is found there is this run's.
+    """
+    if sandbox == "bwrap" and not bwrap_works():
+        pytest.skip("bubblewrap cannot start a sandbox here")
     folder = copy_server("never_binds")
-    grader = subprocess.Popen([*WEBGRADE, "check", str(folder), "--timeout", "60"], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)  # fmt: skip
+    tmpdir = tmp_path / "grader-tmp"
+    tmpdir.mkdir()
+    grader = subprocess.Popen([*WEBGRADE, "check", str(folder), "--timeout", "60", "--no-browser", "--sandbox", sandbox],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                              env={**os.environ, "TMPDIR": str(tmpdir)})  # fmt: skip
     try:
-        deadline = time.monotonic() + 30
-        while len(processes_of(grader.pid)) < 2:  # the supervisor and the student's process
+        deadline = time.monotonic() + 60
+        # Running its checks (pytest's folder is made after the server is spawned), its server's processes up.
+        while not (list(tmpdir.glob("webgrade-*/webgrade-pytest-*")) and len(processes_of(grader.pid)) >= 2):
             assert time.monotonic() < deadline, "the server never started"
             assert grader.poll() is None
             time.sleep(0.02)
         grader.send_signal(sig)
-        grader.wait(timeout=30)
-        assert not wait_gone(grader.pid), "the server outlived the grader"
+        grader.wait(timeout=60)
+        # The server and the janitor too (its command line names the run's folder).
+        deadline = time.monotonic() + 60
+        while (alive := leftovers(grader.pid, tmpdir, -1)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not alive, f"outlived the grader: {[(p.pid, p.cmdline()) for p in alive]}"
+        left = wait_for_no_webgrade_files(tmpdir, within=60)
+        assert not left, f"left in the grader's temporary directory: {left}"
+        assert not list(tmpdir.iterdir())
     finally:
         grader.kill()
         grader.wait()
@@ -254,14 +281,21 @@ def test_ctrl_c_during_the_checks_is_not_a_grade(tmp_path):
 
     folder = tmp_path / "handler_hangs"
     shutil.copytree(ROOT / "tests" / "hostile" / "handler_hangs", folder)
-    grader = subprocess.Popen([*WEBGRADE, "check", str(folder), "--no-browser", "--format", "json"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)  # fmt: skip
+    main = folder / "main.py"  # says when a check is waiting on it: a file in its (temporary) working folder
+    main.write_text(main.read_text().replace("    time.sleep(3600)", "    open('entered', 'w').close()\n    time.sleep(3600)"))
+    assert "open('entered'" in main.read_text()
+    rubric = tmp_path / "rubric.toml"  # the check waits for the answer until it is interrupted, however long that takes
+    rubric.write_text("[assignment]\nrequest_timeout = 600\n")
+    tmpdir = tmp_path / "grader-tmp"
+    tmpdir.mkdir()
+    grader = subprocess.Popen([*WEBGRADE, "check", str(folder), "--no-browser", "--format", "json", "--rubric", str(rubric)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                              env={**os.environ, "TMPDIR": str(tmpdir)})  # fmt: skip
     try:
         deadline = time.monotonic() + 60
-        while not any("werkzeug" in " ".join(p.cmdline()) or p.name().startswith("python") for p in processes_of(grader.pid)):
+        while not list(tmpdir.glob("webgrade-*/work/entered")):  # a check is waiting on GET /api/data
             assert time.monotonic() < deadline and grader.poll() is None
             time.sleep(0.05)
-        time.sleep(1.0)  # let the checks reach the hanging GET /api/data (its timeout is 5 s)
         grader.send_signal(signal.SIGINT)
         stdout, stderr = grader.communicate(timeout=60)
     finally:
@@ -270,3 +304,4 @@ def test_ctrl_c_during_the_checks_is_not_a_grade(tmp_path):
     assert stdout == ""
     assert "interrupted" in stderr
     assert not wait_gone(grader.pid)
+    assert not list(tmpdir.iterdir())
