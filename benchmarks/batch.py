@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from grader.batch import default_jobs  # noqa: E402
-from grader.server import free_port  # noqa: E402
+from grader.run.server import free_port  # noqa: E402
 
 SERVERS = ROOT / "tests" / "servers"
 #: Broken submissions that a bare `python main.py` still runs (or crashes) like a student would.

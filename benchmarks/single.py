@@ -27,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from grader.server import free_port  # noqa: E402
+from grader.run.server import free_port  # noqa: E402
 
 REFERENCE = ROOT / "reference_server"
 CRASH = ROOT / "tests" / "servers" / "crash_import"

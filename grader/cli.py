@@ -103,7 +103,7 @@ def check(path: Path, entry, fmt, verbose, timeout, origin, api_path, schema, co
     """
     from grader import rubric as rubrics
     from grader.grade import Options, grade
-    from grader.submission import SubmissionError, find_submission
+    from grader.find.submission import SubmissionError, find_submission
 
     if api_path is not None and not api_path.startswith("/"):
         raise click.BadParameter("expected a path starting with /, like /api/data", param_hint="--api-path")
@@ -122,7 +122,7 @@ def check(path: Path, entry, fmt, verbose, timeout, origin, api_path, schema, co
         raise click.UsageError("--classroom writes to $GITHUB_OUTPUT, which GitHub Actions sets; it is not set here")
 
     if schema is not None:
-        from grader.schema import load_schema
+        from grader.check.schema import load_schema
 
         try:
             load_schema(schema)
@@ -268,7 +268,7 @@ def batch(submissions: Path, jobs, out: Path, rubric, roster, resume, timeout, t
     from grader import rubric as rubrics
     from grader.batch import display_mode, run_batch
     from grader.grade import Options
-    from grader.roster import RosterError, load
+    from grader.batch.roster import RosterError, load
 
     if out.resolve() == submissions.resolve():
         raise click.BadParameter("expected a folder of its own for the outputs, not SUBMISSIONS itself", param_hint="--out")

@@ -1,7 +1,7 @@
 """Grade one submission: start it, run the checks, stop it, return a Report.
 
-The data flows one way: find the submission (``grader.submission``) -> start
-it (``grader.server``) -> run checks (pytest, ``grader.plugin``) -> collect
+The data flows one way: find the submission (``grader.find.submission``) -> start
+it (``grader.run.server``) -> run checks (pytest, ``grader.check.plugin``) -> collect
 results (``grader.results``) -> render a report (``grader.reports``).
 """
 
@@ -14,17 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader import diagnose
-from grader.limits import Limits
+from grader.run import diagnose
+from grader.run.limits import Limits
 from grader.results import Report
 from grader.rubric import Rubric
-from grader.server import Server, StartError
-from grader.submission import Submission
+from grader.run.server import Server, StartError
+from grader.find.submission import Submission
 
 if TYPE_CHECKING:
-    from grader.browser import Browser
+    from grader.check.browser import Browser
 
-CHECKS_DIR = Path(__file__).with_name("checks")
+CHECKS_DIR = Path(__file__).parent / "lessons" / "web_server" / "checks"
 
 
 @dataclass
@@ -40,9 +40,9 @@ class Options:
     #: The browser check: True runs it (fails without a browser), False skips it,
     #: None runs it when a browser is installed, and always in CI.
     browser_check: bool | None = None
-    #: A grader.browser.Browser shared by a batch; None: the check launches its own.
+    #: A grader.check.browser.Browser shared by a batch; None: the check launches its own.
     browser: Browser | None = None
-    #: "auto" (bubblewrap where it works), "bwrap" (required) or "none"; see grader.sandbox.
+    #: "auto" (bubblewrap where it works), "bwrap" (required) or "none"; see grader.run.sandbox.
     sandbox: str = "auto"
     #: Resource limits on the student's server (memory, CPU time, file size, processes, output kept).
     limits: Limits = field(default_factory=Limits)
@@ -107,10 +107,10 @@ def grade(submission: Submission, rubric: Rubric | None = None, options: Options
     grading.start()
     try:
         # Imported only now, so the server boots on the other core meanwhile.
-        import grader.schema
-        from grader.plugin import run_checks  # pytest
+        import grader.check.schema
+        from grader.check.plugin import run_checks  # pytest
 
-        grader.schema.load_schema(rubric.schema)  # jsonschema, and a bad --schema fails here
+        grader.check.schema.load_schema(rubric.schema)  # jsonschema, and a bad --schema fails here
 
         checks = run_checks(grading, list(dict.fromkeys([CHECKS_DIR, *rubric.checks_dirs, *options.extra_checks])))
     finally:

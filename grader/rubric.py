@@ -270,7 +270,7 @@ class _Reader:
         return path
 
     def check_schema(self, path: Path, key: str) -> None:
-        from grader.schema import load_schema  # jsonschema: only for a rubric that brings its own schema
+        from grader.check.schema import load_schema  # jsonschema: only for a rubric that brings its own schema
 
         try:
             load_schema(path)

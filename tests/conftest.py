@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -27,9 +28,15 @@ from pathlib import Path
 import psutil
 import pytest
 
-from grader.server import free_port, port_is_free
+from grader.run.server import free_port, port_is_free
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# A suite started in the background by a script (`pytest &`) inherits SIGINT ignored, and every grader it
+# starts would too, so the tests that press Ctrl+C would test nothing: the graders get the usual SIGINT.
+# (A Python handler, unlike SIG_IGN, is not inherited across exec: children start with the default.)
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 SERVERS = ROOT / "tests" / "servers"
 WEBGRADE = [sys.executable, "-m", "grader"]
 

@@ -26,10 +26,12 @@ import psutil
 import pytest
 
 from conftest import ROOT, SERVERS, WEBGRADE, run_webgrade, wait_for_no_webgrade_files
-from grader import archive, batch, gradebook, roster
-from grader.gradebook import Graded
+from grader import batch
+from grader.batch import gradebook, roster
+from grader.find import archive
+from grader.batch.gradebook import Graded
 from grader.results import Report
-from grader.reports import html_report
+from grader.batch import html_report
 from grader.results import CheckResult, Report
 
 SLOW = ROOT / "tests" / "batch" / "slow_api"
@@ -267,7 +269,7 @@ def test_feedback_is_the_students_scorecard_without_hidden_checks(klass):
 def test_report_html_opens_in_chromium_with_histogram_and_check_table(klass):
     from playwright.sync_api import sync_playwright
 
-    from grader.browser import FLAGS, find_chromium
+    from grader.check.browser import FLAGS, find_chromium
 
     report = klass.run.out / "report.html"
     html = report.read_text()
@@ -462,7 +464,7 @@ def test_pool_stops_a_task_past_its_deadline_replaces_crashed_workers_and_leaves
     time, and each worker lost (stopped past its deadline, or crashed) is replaced exactly when tasks
     are still waiting.  How fast processes start or get scheduled changes nothing asserted here.
     """
-    from grader.pool import Pool
+    from grader.batch.pool import Pool
 
     tasks = [("hang", "hang"), ("a", "a"), ("crash-1", "crash"), ("b", "b"), ("crash-2", "crash")]
     with Pool(1, _task) as pool:

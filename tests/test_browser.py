@@ -23,12 +23,12 @@ import psutil
 import pytest
 
 from conftest import ROOT, WEBGRADE, processes_of, run_webgrade
-from grader import lesson_page
-from grader.browser import ENV_VAR, Browser, find_chromium, in_ci, install_command, load_lesson_page
-from grader.client import Client
-from grader.cors import Answer, CorsRequest, judge, needs_preflight, preflight_headers, request_headers
-from grader.server import Server, free_port
-from grader.submission import find_submission
+from grader.lessons.web_server import page as lesson_page
+from grader.check.browser import ENV_VAR, Browser, find_chromium, in_ci, install_command, load_lesson_page
+from grader.check.client import Client
+from grader.check.cors import Answer, CorsRequest, judge, needs_preflight, preflight_headers, request_headers
+from grader.run.server import Server, free_port
+from grader.find.submission import find_submission
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = find_chromium()
@@ -454,10 +454,10 @@ def test_one_browser_serves_a_batch(tmp_path):
     script = textwrap.dedent(f"""
         import json
         from pathlib import Path
-        from grader.browser import Browser
+        from grader.check.browser import Browser
         from grader.grade import Options, grade
         from grader.rubric import Rubric
-        from grader.submission import find_submission
+        from grader.find.submission import find_submission
 
         folders = [{str(ROOT / "reference_server")!r}, {str(ROOT / "tests/servers/no_cors")!r},
                    {str(ROOT / "tests/servers/missing_key")!r}]
@@ -599,7 +599,7 @@ def config_servers(tmp_path_factory, page_origin):
 
 
 def header_verdict(server: Server, origin: str):
-    """grader.cors.judge fed with what the grader's client sees, as the cors.* checks' fixture does."""
+    """grader.check.cors.judge fed with what the grader's client sees, as the cors.* checks' fixture does."""
     client = Client(server.host, server.port)
     request = CorsRequest(origin=origin)
     preflight = None

@@ -1,8 +1,8 @@
-"""grader.cors: the Fetch standard's CORS rules, one table row per header combination."""
+"""grader.check.cors: the Fetch standard's CORS rules, one table row per header combination."""
 
 import pytest
 
-from grader.cors import (
+from grader.check.cors import (
     Answer,
     CorsRequest,
     Problem,

@@ -18,7 +18,7 @@ import pytest
 from conftest import (ROOT, SERVERS, WEBGRADE, processes_of, run_webgrade, tree_digest, wait_for_no_webgrade_files,
                       wait_gone)  # fmt: skip
 from untrusted import bwrap_works, leftovers
-from grader.server import free_port, port_is_free
+from grader.run.server import free_port, port_is_free
 
 REFERENCE = (ROOT / "reference_server" / "main.py").read_text()
 

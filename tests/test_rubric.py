@@ -13,7 +13,7 @@ import pytest
 
 from conftest import ROOT, run_webgrade
 from grader import rubric as rubrics
-from grader.checks import test_hacks
+from grader.lessons.web_server.checks import test_hacks
 from grader.results import CheckResult
 
 LESSON = {"api_path": "/api/data", "origins": ["http://127.0.0.1:4100"], "schema": None, "min_records": 1,

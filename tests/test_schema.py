@@ -1,4 +1,4 @@
-"""grader.schema: the /api/shaurya JSON checked against a schema, worded for students."""
+"""grader.check.schema: the /api/shaurya JSON checked against a schema, worded for students."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from grader.schema import SCHEMA_PATH, SchemaProblem, check_people, load_schema
+from grader.check.schema import SCHEMA_PATH, SchemaProblem, check_people, load_schema
 
 # The two records the lesson's get_shaurya() returns.
 LESSON = [
@@ -230,7 +230,7 @@ def test_broken_schema_file_fails_loudly(tmp_path):
 
 
 def test_import_does_not_load_jsonschema():
-    code = "import sys, grader.schema; sys.exit('jsonschema' in sys.modules)"
+    code = "import sys, grader.check.schema; sys.exit('jsonschema' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.notebook import clean_cell, server_cell
-from grader.submission import STRONG, WEAK, Submission, SubmissionError, find_submission, flask_strength
+from grader.find.notebook import clean_cell, server_cell
+from grader.find.submission import STRONG, WEAK, Submission, SubmissionError, find_submission, flask_strength
 
 HERE = Path(__file__).parent / "submissions_finder"
 #: The lesson's server cell, copied verbatim from lesson.md (cell 4 of lesson.ipynb).

@@ -225,7 +225,7 @@ def test_auto_without_bwrap_installed_says_so(tmp_path):
 
 
 def test_output_keeps_the_first_and_last_bytes(tmp_path):
-    sys.path.insert(0, str(ROOT / "grader"))
+    sys.path.insert(0, str(ROOT / "grader" / "run"))
     try:
         import launcher
     finally:

@@ -22,8 +22,8 @@ from pathlib import Path
 import psutil
 
 from conftest import ROOT, WEBGRADE, tree_digest
-from grader.limits import sandbox_uid
-from grader.server import free_port, port_is_free
+from grader.run.limits import sandbox_uid
+from grader.run.server import free_port, port_is_free
 
 HOSTILE = ROOT / "tests" / "hostile"
 #: Every grading of the corpus must end within this many seconds (measured: benchmarks/untrusted.py).
@@ -105,7 +105,8 @@ class DiskWatch:
         self._thread.join()
 
 
-def grade_copy(folder: Path, *args: str, tmp_path: Path, env: dict[str, str] | None = None) -> Graded:
+def grade_copy(folder: Path, *args: str, tmp_path: Path, env: dict[str, str] | None = None,
+               webgrade: list[str] = WEBGRADE) -> Graded:
     """``webgrade check FOLDER --format json -v ARGS``; asserts the run cleaned up after itself."""
     tmpdir = tmp_path / "grader-tmp"
     tmpdir.mkdir(exist_ok=True)
@@ -114,7 +115,7 @@ def grade_copy(folder: Path, *args: str, tmp_path: Path, env: dict[str, str] | N
     started = time.monotonic()
     watch = DiskWatch(tmpdir).__enter__()
     proc = subprocess.Popen(
-        [*WEBGRADE, "check", str(folder), "--format", "json", "-v", "--no-browser", "--port", str(port), *args],
+        [*webgrade, "check", str(folder), "--format", "json", "-v", "--no-browser", "--port", str(port), *args],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
         env={**os.environ, "NO_COLOR": "1", "TMPDIR": str(tmpdir), **SECRETS, **(env or {})},
     )  # fmt: skip
@@ -153,8 +154,8 @@ def grade_with_limits(name: str, limits: dict, *, tmp_path: Path) -> dict:
         "import json, sys\n"
         "from pathlib import Path\n"
         "from grader.grade import Options, grade\n"
-        "from grader.limits import Limits\n"
-        "from grader.submission import find_submission\n"
+        "from grader.run.limits import Limits\n"
+        "from grader.find.submission import find_submission\n"
         f"options = Options(limits=Limits(**{limits!r}), browser_check=False)\n"
         f"report = grade(find_submission(Path({str(folder)!r})), options=options)\n"
         "print(json.dumps(report.to_dict()))\n"

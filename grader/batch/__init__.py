@@ -1,10 +1,10 @@
 """Grade a whole class: every entry of a folder, in parallel warm workers, into a gradebook.
 
 ``webgrade batch SUBMISSIONS`` finds the submissions (:func:`find_entries`),
-grades each in a worker of a :class:`grader.pool.Pool` (which imported the
+grades each in a worker of a :class:`grader.batch.pool.Pool` (which imported the
 grader once, so a submission costs its server's start and the checks, not
 pytest's import), and records each result the moment it finishes
-(:class:`grader.gradebook.Gradebook`).  Each grading is the same
+(:class:`grader.batch.gradebook.Gradebook`).  Each grading is the same
 :func:`grader.grade.grade` that ``webgrade check`` runs, with its own port,
 temporary directory, process tree and overall time limit
 (``Options.time_limit``); the pool also stops a worker still busy well past
@@ -28,11 +28,11 @@ from pathlib import Path
 import psutil
 
 from grader import __version__
-from grader.gradebook import REPORT, Gradebook, Graded, feedback_markdown, feedback_names, full_marks, write_atomically
+from grader.batch.gradebook import REPORT, Gradebook, Graded, feedback_markdown, feedback_names, full_marks, write_atomically
 from grader.grade import Options
-from grader.pool import Done, Pool
+from grader.batch.pool import Done, Pool
 from grader.results import Report
-from grader.roster import Roster
+from grader.batch.roster import Roster
 from grader.rubric import Rubric
 
 #: What an entry of SUBMISSIONS can be, by suffix; any folder is one too.
@@ -44,7 +44,7 @@ MAX_JOBS = 32
 #: could not stop (a hang outside the student's server), and the batch must go on.
 BACKSTOP_S = 30.0
 #: Modules the worker processes share, imported once by the fork server.
-PRELOAD = ("grader.batch", "grader.grade", "grader.plugin", "grader.schema", "grader.notebook", "grader.archive")
+PRELOAD = ("grader.batch", "grader.grade", "grader.check.plugin", "grader.check.schema", "grader.find.notebook", "grader.find.archive")
 
 
 def default_jobs() -> int:
@@ -170,12 +170,12 @@ def warm_worker() -> None:
     import multiprocessing.util
 
     import grader.grade  # noqa: F401
-    import grader.notebook  # noqa: F401
-    import grader.plugin  # noqa: F401
-    import grader.schema
-    from grader.browser import Browser
+    import grader.find.notebook  # noqa: F401
+    import grader.check.plugin  # noqa: F401
+    import grader.check.schema
+    from grader.check.browser import Browser
 
-    grader.schema.load_schema(None)
+    grader.check.schema.load_schema(None)
     global _browser
     _browser = Browser()  # launched by the first grading that needs it
     multiprocessing.util.Finalize(None, _browser.close, exitpriority=10)  # run as the worker exits
@@ -194,9 +194,9 @@ def _remove_scratch_left_by_workers() -> None:
 
 def grade_entry(job: Job) -> Outcome:
     """Grade one entry in a warm worker: unpack a zip, give a single file a folder of its own, grade."""
-    from grader.archive import ArchiveError, extract
+    from grader.find.archive import ArchiveError, extract
     from grader.grade import grade
-    from grader.submission import SubmissionError, find_submission
+    from grader.find.submission import SubmissionError, find_submission
 
     entry = job.entry
     with tempfile.TemporaryDirectory(prefix=scratch_prefix(job.batch_pid or os.getpid())) as tmp:
@@ -354,7 +354,7 @@ class Batch:
 
     def write_outputs(self) -> list[Graded]:
         """grades.csv and report.html from every result so far."""
-        from grader.reports import html_report
+        from grader.batch import html_report
 
         final = sorted(self.results.values(), key=lambda g: g.entry)
         self.gradebook.write_grades(final)

@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from grader.gradebook import Graded, check_columns, full_marks
+from grader.batch.gradebook import Graded, check_columns, full_marks
 
 #: Integer scores up to this many points get a bar each; above, ten bars of 10 %.
 MAX_BARS = 25

@@ -1,6 +1,6 @@
 """A real browser for the browser checks: Debian's Chromium, driven by Playwright.
 
-Header checks (``grader.cors``) predict whether the lesson's page can fetch the
+Header checks (``grader.check.cors``) predict whether the lesson's page can fetch the
 API; loading the page in Chromium proves it, and Chromium says why when it
 cannot (its console message, the failed request's CORS error, the preflight's
 answer).  Playwright drives the Chromium already installed
@@ -8,7 +8,7 @@ answer).  Playwright drives the Chromium already installed
 
 One :class:`Browser` can serve a whole batch of gradings::
 
-    from grader.browser import Browser
+    from grader.check.browser import Browser
     from grader.grade import Options, grade
 
     with Browser() as browser:              # finds Chromium; launches it on first use
@@ -418,7 +418,6 @@ def load_lesson_page(browser: Browser, origin: str, api_url: str, records: Any, 
 
     The browser's verdict is :attr:`Visit.drew_table`; the rest of the Visit says why not.
     """
-    from grader import lesson_page
-
+    from grader.lessons.web_server import page as lesson_page
     with lesson_page.serve(origin, lesson_page.render(api_url)) as page_url:
         return browser.visit(page_url, api_url, records, timeout, screenshot)

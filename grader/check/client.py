@@ -15,7 +15,7 @@ cap (a 50 MB answer or one that never ends costs at most the cap and the
 timeout), and turn network errors into a :class:`~grader.failures.Failure`
 with a message for the student, so a check never shows a traceback of ours.
 
-Given the running :class:`~grader.server.Server`, they also say what happened
+Given the running :class:`~grader.run.server.Server`, they also say what happened
 on the server's side: which function of the student's hangs (from the app's
 routes), the traceback's last line when a route answers 500, that the server
 stopped while answering, or that the overall time limit ran out.
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from grader.failures import Failure, NotGraded
 
 if TYPE_CHECKING:
-    from grader.server import Server
+    from grader.run.server import Server
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 #: How long to wait for a crashing handler's traceback to reach the server's log.
@@ -70,8 +70,7 @@ def _broken(shown: str, error: BaseException, server: Server | None = None) -> F
         except subprocess.TimeoutExpired:  # still running: the connection alone failed
             code = None
         if code is not None:
-            from grader import diagnose
-
+            from grader.run import diagnose
             log = server.log_text()
             found = diagnose.last_exception(log)
             what = f": {found[0]}: {found[1]}" if found else ""
@@ -109,8 +108,7 @@ def _crashed(shown: str, status: int, reason: str, server: Server | None, log_fr
     """A 5xx with a fresh traceback in the server's log: the handler raised.  None if there is none."""
     if server is None:
         return None
-    from grader import diagnose
-
+    from grader.run import diagnose
     deadline = time.monotonic() + TRACEBACK_WAIT_S
     while True:
         log = server.log_since(log_from)

@@ -53,7 +53,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if path and GRADING not in config.stash:
         from grader import rubric as rubrics
         from grader.grade import Grading, Options
-        from grader.submission import find_submission
+        from grader.find.submission import find_submission
 
         submission = find_submission(Path(path), config.getoption("--webgrade-entry"))
         rubric_file = config.getoption("--webgrade-rubric")
@@ -102,7 +102,7 @@ def base_url(server) -> str:
 @pytest.fixture(scope="session")
 def client(server, rubric):
     """A light HTTP client bound to the server: ``client.get("/")`` returns a Reply."""
-    from grader.client import Client
+    from grader.check.client import Client
 
     return Client(server.host, server.port, timeout=rubric.request_timeout, server=server)
 
@@ -110,7 +110,7 @@ def client(server, rubric):
 @pytest.fixture(scope="session")
 def http(server, rubric):
     """A requests session bound to the server: ``http.get("/api/data")``."""
-    from grader.client import session
+    from grader.check.client import session
 
     with session(server.base_url, timeout=rubric.request_timeout, server=server) as http_session:
         yield http_session
@@ -244,7 +244,7 @@ def run_checks(grading, paths: list[Path]) -> list[CheckResult]:
     written into the student's folder, and the student's own pytest
     configuration or conftest.py is never read.  That directory is inside the
     server's run folder (never in the sandbox's view), so it goes with it even
-    when the grader is killed (see ``grader.server``).
+    when the grader is killed (see ``grader.run.server``).
     """
     collector = Collector(grading)
     with tempfile.TemporaryDirectory(prefix="webgrade-pytest-", dir=grading.server.tmp) as tmp:
@@ -255,7 +255,7 @@ def run_checks(grading, paths: list[Path]) -> list[CheckResult]:
             "-c", str(ini),
             "--rootdir", tmp,
             "--import-mode=importlib",
-            "-p", "grader.plugin",
+            "-p", "grader.check.plugin",
             "--capture=no",
             *(f"-pno:{name}" for name in UNUSED_PLUGINS),
         ]  # fmt: skip

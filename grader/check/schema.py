@@ -15,7 +15,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-SCHEMA_PATH = Path(__file__).parent / "schemas" / "people.schema.json"
+SCHEMA_PATH = Path(__file__).parent.parent / "lessons" / "web_server" / "people.schema.json"
 #: Keys that name a record in messages ("record 1 (John Doe)"), matched ignoring case.
 NAME_KEYS = ("FirstName", "LastName")
 #: Longest quoted value, so one huge wrong answer cannot flood the report.

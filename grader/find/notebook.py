@@ -13,7 +13,7 @@ import json
 import re
 from pathlib import Path
 
-from grader.submission import STRONG, SubmissionError, flask_strength
+from grader.find.submission import STRONG, SubmissionError, flask_strength
 
 #: ``%%python``, ``%%python3``, and ``python3.11`` as ``%%script``'s command.
 _PYTHON = re.compile(r"python[\d.]*")

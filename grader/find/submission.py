@@ -1,7 +1,7 @@
 """Find what to grade: the file that defines the student's Flask app.
 
 Files are only read, parsed with :mod:`ast` and never imported or run here:
-the student's code runs later, in its own process (see :mod:`grader.server`).
+the student's code runs later, in its own process (see :mod:`grader.run.server`).
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ def _load(path: Path, file: Path) -> Submission:
             raise SubmissionError(f"could not read {file.name}: {e.strerror}", "check the file's permissions") from None
         return Submission(path, file.parent, file, None, source)
     if suffix == ".ipynb":
-        from grader.notebook import server_cell  # imported here: grader.notebook builds on this module
+        from grader.find.notebook import server_cell  # imported here: grader.find.notebook builds on this module
 
         cell, source = server_cell(file)
         return Submission(path, file.parent, file, cell, source)
@@ -157,7 +157,7 @@ def _read(file: Path) -> str:
 
 def _search(folder: Path) -> Path:
     """The file in `folder` that most likely starts the server."""
-    from grader.notebook import has_server_cell
+    from grader.find.notebook import has_server_cell
 
     found = _candidates(folder, ".py", _strength)
     if found:

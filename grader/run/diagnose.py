@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from grader.limits import Limits
-    from grader.submission import Submission
+    from grader.run.limits import Limits
+    from grader.find.submission import Submission
 
 TAIL_LINES = 12
 
@@ -117,7 +117,7 @@ _KILLED_CPU, _KILLED = 128 + 24, 128 + 9
 
 
 def _limit_problem(kind: str, text: str, log: str, limits: Limits | None) -> Problem | None:
-    """A resource limit (see ``grader.limits``) that the program ran into, named as such."""
+    """A resource limit (see ``grader.run.limits``) that the program ran into, named as such."""
     if kind == "MemoryError":
         size = f"{limits.memory_mb} MB" if limits else "its share"
         return Problem(

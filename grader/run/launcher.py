@@ -1,6 +1,6 @@
 """Runs in the child process: a small supervisor, then the student's server.
 
-``grader.server`` copies this file into the run's temporary directory and
+``grader.run.server`` copies this file into the run's temporary directory and
 starts it with the student's Python (inside bubblewrap when sandboxed)::
 
     python launcher.py run SCRIPT DISPLAY_NAME SYS_PATH_DIR
@@ -37,7 +37,7 @@ is the supervisor, which sees the folder and runs as the grader's user.  In
 the sandbox it cannot: it sees only ``work/``, ``out/`` and two read-only
 files of the folder (its log in ``xprocess/`` and the folder itself are not
 in its view), and a root grader's supervisor runs as another user.  There
-the grader's janitor (``grader.server``) removes the folder; the supervisor
+the grader's janitor (``grader.run.server``) removes the folder; the supervisor
 only keeps the janitor's pipe (``WEBGRADE_HOLD``) open until the tree is gone.
 
 Subreaper, not cgroup: a cgroup (``cgroup.kill``) would also catch a process

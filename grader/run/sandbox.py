@@ -23,7 +23,7 @@ every process left in a namespace when its init dies, so no child survives,
 detached or not.  ``--die-with-parent`` ties it all to the grader.
 
 User: a grader running as root runs the server as a user id of its own
-(:func:`grader.limits.sandbox_uid`): bwrap keeps ``CAP_SETUID``/``CAP_SETGID``
+(:func:`grader.run.limits.sandbox_uid`): bwrap keeps ``CAP_SETUID``/``CAP_SETGID``
 for the launcher, which drops to that id before any student code runs (and
 with it every capability), so ``RLIMIT_NPROC`` holds and root-only files stay
 closed.  Otherwise bwrap makes a user namespace and the server keeps the

@@ -29,7 +29,7 @@ folder if it is still there.
 
 The server never runs in the student's folder: it runs in a temporary copy
 (``work/`` in our temporary directory), inside bubblewrap where it can
-(``grader.sandbox``), with resource limits (``grader.limits``), on a
+(``grader.run.sandbox``), with resource limits (``grader.run.limits``), on a
 listening socket that we bind and hand over (so a squatter on the port is
 seen before anything starts, and a sandboxed server needs no network).
 Paths of the copy are shown as the student's own (``main.py``), in the log
@@ -58,11 +58,15 @@ from types import SimpleNamespace
 
 import psutil
 
-from grader import diagnose, sandbox
-from grader.limits import Limits, sandbox_uid
-from grader.submission import SKIP_DIRS, Submission
+import grader
+
+from grader.run import diagnose, sandbox
+from grader.run.limits import Limits, sandbox_uid
+from grader.find.submission import SKIP_DIRS, Submission
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
+#: The whole grader package (not just this subpackage), covered up in the sandbox.
+PACKAGE = Path(grader.__file__).parent
 #: The janitor of a sandboxed run (see the module's docstring): ``sh -c JANITOR webgrade-janitor RUN_DIR``,
 #: its standard input the pipe that ends when the grader and the sandbox's supervisor are both gone.
 JANITOR = """
@@ -166,7 +170,7 @@ class Server:
         self.sandbox = "none"
         self.sandbox_note = ""
         #: The grader's own files and the instructor's, covered up if they lie in the sandbox's view.
-        self.hide = [Path(__file__).parent, self.original, *(hide or [])]
+        self.hide = [PACKAGE, self.original, *(hide or [])]
         #: Set by :meth:`expire` when the overall time limit ran out.
         self.expired = False
         self._log_text: str | None = None

@@ -26,7 +26,7 @@ def browser(grading):
     if shared is not None:
         yield shared
         return
-    from grader.browser import Browser
+    from grader.check.browser import Browser
 
     with Browser() as own:  # launched at its first visit, stopped when the run ends
         yield own
@@ -41,7 +41,7 @@ def cors(client, rubric):
     """
     from dataclasses import replace
 
-    from grader.cors import Answer, CorsRequest, Verdict, judge, needs_preflight, preflight_headers, request_headers
+    from grader.check.cors import Answer, CorsRequest, Verdict, judge, needs_preflight, preflight_headers, request_headers
 
     verdicts = []
     for origin in rubric.origins:

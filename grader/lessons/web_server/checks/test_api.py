@@ -66,7 +66,7 @@ def test_api_is_json(api, rubric):
 @pytest.mark.check("api.schema", depends=("api.json",))
 def test_api_records_match_schema(api, rubric):
     """the records have FirstName, LastName, DOB, Residence, Email and Owns_Cars"""
-    from grader.schema import check_people, load_schema
+    from grader.check.schema import check_people, load_schema
 
     problems = check_people(api.json(), load_schema(rubric.schema, rubric.min_records))
     if problems:

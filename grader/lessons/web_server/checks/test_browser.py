@@ -161,8 +161,8 @@ def _explain(visit, origin: str, path: str, records) -> Failure | None:
 @pytest.mark.check("browser.table", depends=("api.json",))
 def test_page_draws_the_table(grading, rubric, server, api, browser, warn):
     """the lesson's page, in a real browser, draws one row per record"""
-    from grader.browser import BrowserUnavailable, in_ci, install_command, not_found_reason
-    from grader.lesson_page import OriginUnavailable, address_space, local_network_warning
+    from grader.check.browser import BrowserUnavailable, in_ci, install_command, not_found_reason
+    from grader.lessons.web_server.page import OriginUnavailable, address_space, local_network_warning
 
     origin = rubric.origin  # the page is served from the first origin when a rubric lists several
     for each in getattr(rubric, "origins", [origin]):
@@ -182,7 +182,7 @@ def test_page_draws_the_table(grading, rubric, server, api, browser, warn):
         pytest.skip(f"the page's origin {origin} is not on this computer, so the grader cannot serve the page "
                     "there; the cors.* checks judge your headers for it")  # fmt: skip
 
-    from grader.browser import load_lesson_page
+    from grader.check.browser import load_lesson_page
 
     records = api.json()
     try:

@@ -32,7 +32,7 @@ def test_home_answers_html(home):
 @pytest.mark.check("home.html", depends=("home.status",))
 def test_home_has_title_and_text(home):
     """the home page has a <title> and visible text"""
-    from grader.htmlpage import read_page
+    from grader.check.html_text import read_page
 
     page = read_page(home.text)
     if not page.title:

@@ -1,0 +1,1 @@
+"""What each lesson knows: its checks, points, defaults, schema and page, one folder per lesson."""

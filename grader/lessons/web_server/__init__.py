@@ -1,0 +1,1 @@
+"""The lesson "Internet - Web Server": a Flask home page, a JSON API of people, and CORS for a page on another origin."""
