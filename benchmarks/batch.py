@@ -34,8 +34,18 @@ from grader.run.server import free_port  # noqa: E402
 
 SERVERS = ROOT / "tests" / "servers"
 #: Broken submissions that a bare `python main.py` still runs (or crashes) like a student would.
-BROKEN = ["route_renamed", "missing_key", "cars_string", "no_cors", "cors_no_credentials", "html_api",
-          "home_no_title", "unknown_page_200", "crash_import", "syntax_error"]  # fmt: skip
+BROKEN = [
+    "route_renamed",
+    "missing_key",
+    "cars_string",
+    "no_cors",
+    "cors_no_credentials",
+    "html_api",
+    "home_no_title",
+    "unknown_page_200",
+    "crash_import",
+    "syntax_error",
+]
 
 
 def make_class(folder: Path, n: int) -> list[Path]:
@@ -56,8 +66,9 @@ def floor_once(submission: Path, scratch: Path) -> None:
     script = scratch / f"bare_{submission.name}.py"
     script.write_text((submission / "main.py").read_text().replace("port=5001", f"port={port}"))
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, str(script)], cwd=submission, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], cwd=submission, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         while proc.poll() is None:
             try:
@@ -68,7 +79,7 @@ def floor_once(submission: Path, scratch: Path) -> None:
             except OSError:
                 time.sleep(0.002)
                 if time.perf_counter() - started > 30:
-                    raise RuntimeError(f"{submission.name}: the bare server did not answer")
+                    raise RuntimeError(f"{submission.name}: the bare server did not answer") from None
     finally:
         proc.kill()
         proc.wait()
@@ -84,8 +95,25 @@ def floor(submissions: list[Path], jobs: int, scratch: Path) -> float:
 def batch(folder: Path, jobs: int, out: Path, sandbox: str) -> float:
     shutil.rmtree(out, ignore_errors=True)
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "grader", "batch", str(folder), "--out", str(out), "-j", str(jobs),
-                    "--no-browser", "--sandbox", sandbox, "-q"], check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grader",
+            "batch",
+            str(folder),
+            "--out",
+            str(out),
+            "-j",
+            str(jobs),
+            "--no-browser",
+            "--sandbox",
+            sandbox,
+            "-q",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return time.perf_counter() - started
 
 
@@ -108,8 +136,10 @@ def main() -> None:
             floors.append(floor(submissions, args.j, scratch))
             batches.append(batch(folder, args.j, Path(tmp, "out"), args.sandbox))
     cost, base = statistics.median(batches), statistics.median(floors)
-    print(f"submissions                        {args.n} (half correct, half broken), -j {args.j}, "
-          f"sandbox {args.sandbox}, {args.runs} runs")  # fmt: skip
+    print(
+        f"submissions                        {args.n} (half correct, half broken), -j {args.j}, "
+        f"sandbox {args.sandbox}, {args.runs} runs"
+    )
     print(f"floor: bare servers + GET /        {base:.2f} s  ({args.n / base:.1f} per second)")
     print(f"webgrade batch                     {cost:.2f} s  ({args.n / cost:.1f} per second)")
     print(f"ratio batch/floor                  {cost / base:.2f}  (target <= 2)")

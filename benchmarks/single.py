@@ -49,7 +49,7 @@ def floor_once(folder: Path) -> float:
             except OSError:
                 time.sleep(0.002)
                 if proc.poll() is not None or time.perf_counter() - started > 30:
-                    raise RuntimeError("the bare server did not answer")
+                    raise RuntimeError("the bare server did not answer") from None
     finally:
         proc.kill()
         proc.wait()
@@ -88,7 +88,9 @@ def main() -> None:
     print(f"webgrade check --no-browser       {cost:.3f} s")
     print(f"ratio grade/floor                 {cost / floor:.2f}  (target <= 2.5)")
     browser_cost = statistics.median(browsers)
-    print(f"webgrade check (with browser)     {browser_cost:.3f} s  (ratio {browser_cost / floor:.2f}; Chromium's start)")
+    print(
+        f"webgrade check (with browser)     {browser_cost:.3f} s  (ratio {browser_cost / floor:.2f}; Chromium's start)"
+    )
     print(f"crash at import reported after    {crash_latency:.3f} s past the crash  (target <= 0.5)")
 
 

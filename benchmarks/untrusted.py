@@ -42,9 +42,26 @@ def grade_once(folder: Path, sandbox: str, extra: list[str]) -> float:
         copy = Path(tmp) / folder.name
         shutil.copytree(folder, copy)
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "grader", "check", str(copy), "--format", "json", "--no-browser",
-                        "--sandbox", sandbox, *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       stdin=subprocess.DEVNULL, timeout=300, check=False)  # fmt: skip
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "grader",
+                "check",
+                str(copy),
+                "--format",
+                "json",
+                "--no-browser",
+                "--sandbox",
+                sandbox,
+                *extra,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            timeout=300,
+            check=False,
+        )
         return time.perf_counter() - started
 
 
@@ -64,8 +81,11 @@ def main() -> None:
             continue  # without the sandbox these would reach the machine
         extra = EXTRA.get(folder.name, [])
         auto = statistics.median(grade_once(folder, "auto", extra) for _ in range(args.runs))
-        none = (statistics.median(grade_once(folder, "none", extra) for _ in range(args.runs))
-                if folder.name not in SANDBOX_ONLY else float("nan"))  # fmt: skip
+        none = (
+            statistics.median(grade_once(folder, "none", extra) for _ in range(args.runs))
+            if folder.name not in SANDBOX_ONLY
+            else float("nan")
+        )
         worst = max(worst, auto, 0 if none != none else none)
         print(f"{folder.name:24} {auto:13.2f} {none:8.2f}")
     print(f"slowest grading of the corpus: {worst:.2f} s (tests assert < 60 s)")
@@ -80,10 +100,14 @@ def main() -> None:
             without.append(grade_once(reference, "none", []))
     floor = statistics.median(floors)
     print(f"floor: bare main.py + GET /                 {floor:.3f} s")
-    print(f"webgrade check --no-browser, bwrap          {statistics.median(with_bwrap):.3f} s"
-          f"  ratio {statistics.median(with_bwrap) / floor:.2f}")  # fmt: skip
-    print(f"webgrade check --no-browser, --sandbox none {statistics.median(without):.3f} s"
-          f"  ratio {statistics.median(without) / floor:.2f}")  # fmt: skip
+    print(
+        f"webgrade check --no-browser, bwrap          {statistics.median(with_bwrap):.3f} s"
+        f"  ratio {statistics.median(with_bwrap) / floor:.2f}"
+    )
+    print(
+        f"webgrade check --no-browser, --sandbox none {statistics.median(without):.3f} s"
+        f"  ratio {statistics.median(without) / floor:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,9 @@ def _origin(ctx: click.Context, param: click.Parameter, value: str | None) -> st
     if value is None:
         return value
     if not is_origin(value):
-        raise click.BadParameter(f"expected an origin like http://127.0.0.1:4100 (no path, no trailing slash), saw {value!r}")
+        raise click.BadParameter(
+            f"expected an origin like http://127.0.0.1:4100 (no path, no trailing slash), saw {value!r}"
+        )
     return value
 
 
@@ -64,46 +66,115 @@ def main() -> None:
 @cli.command(short_help="Grade one submission: start its server, check it, stop it.")
 @click.argument("path", type=click.Path(path_type=Path), default=".")
 @click.option("--entry", metavar="FILE", help="The file to run when PATH is a folder with several candidates.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Scorecard for people, or one JSON object for scripts.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Scorecard for people, or one JSON object for scripts.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Show the full values seen and the server's own output.")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=20.0, show_default=True, metavar="S",
-              help="How long the server may take to start.")
-@click.option("--origin", callback=_origin, metavar="URL", help="Origin of the page that fetches the API.  [default: http://127.0.0.1:4100]")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=20.0,
+    show_default=True,
+    metavar="S",
+    help="How long the server may take to start.",
+)
+@click.option(
+    "--origin",
+    callback=_origin,
+    metavar="URL",
+    help="Origin of the page that fetches the API.  [default: http://127.0.0.1:4100]",
+)
 @click.option("--api-path", metavar="PATH", help="The API route the page fetches.  [default: /api/data]")
-@click.option("--schema", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A JSON Schema file for the API's answer, instead of the lesson's.")
+@click.option(
+    "--schema",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A JSON Schema file for the API's answer, instead of the lesson's.",
+)
 @click.option("--command", metavar="CMD", help="Start the server with CMD instead; {port} and $PORT give its port.")
-@click.option("--python", metavar="EXE", default=sys.executable, show_default="this Python",
-              help="The Python that runs the submission.")
+@click.option(
+    "--python",
+    metavar="EXE",
+    default=sys.executable,
+    show_default="this Python",
+    help="The Python that runs the submission.",
+)
 @click.option("--port", type=click.IntRange(1, 65535), metavar="N", help="Port for the server.  [default: a free one]")
-@click.option("--sandbox", type=click.Choice(["auto", "bwrap", "none"]), default="auto",
-              help="Run the server in bubblewrap (default: auto).")
-@click.option("--time-limit", type=click.FloatRange(min=1), default=120.0, metavar="S",
-              help="Time limit in all (default 120 s).")
-@click.option("--browser/--no-browser", "browser_check", default=None,
-              help="Load the lesson's page in headless Chromium.  [default: when one is installed; always in CI]")
-@click.option("--rubric", "rubric_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="FILE",
-              help="Rubric file.  [default: webgrade.toml in PATH]")
-@click.option("--checks", "checks_dirs", multiple=True, metavar="DIR",
-              type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Instructor checks (pytest files) to grade too.")
-@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-              help="Also write JUnit XML.")
-@click.option("--gradescope", "gradescope_dir", is_flag=False, flag_value=GRADESCOPE_RESULTS, default=None,
-              type=click.Path(file_okay=False, path_type=Path), metavar="[DIR]",
-              help=f"Also write results.json.  [{GRADESCOPE_RESULTS}]")
+@click.option(
+    "--sandbox",
+    type=click.Choice(["auto", "bwrap", "none"]),
+    default="auto",
+    help="Run the server in bubblewrap (default: auto).",
+)
+@click.option(
+    "--time-limit", type=click.FloatRange(min=1), default=120.0, metavar="S", help="Time limit in all (default 120 s)."
+)
+@click.option(
+    "--browser/--no-browser",
+    "browser_check",
+    default=None,
+    help="Load the lesson's page in headless Chromium.  [default: when one is installed; always in CI]",
+)
+@click.option(
+    "--rubric",
+    "rubric_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Rubric file.  [default: webgrade.toml in PATH]",
+)
+@click.option(
+    "--checks",
+    "checks_dirs",
+    multiple=True,
+    metavar="DIR",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Instructor checks (pytest files) to grade too.",
+)
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE", help="Also write JUnit XML.")
+@click.option(
+    "--gradescope",
+    "gradescope_dir",
+    is_flag=False,
+    flag_value=GRADESCOPE_RESULTS,
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="[DIR]",
+    help=f"Also write results.json.  [{GRADESCOPE_RESULTS}]",
+)
 @click.option("--classroom", is_flag=True, help="Also write GitHub Classroom's result.")
-def check(path: Path, entry, fmt, verbose, timeout, origin, api_path, schema, command, python, port,
-          browser_check, rubric_file, checks_dirs, junit, gradescope_dir, classroom, sandbox, time_limit) -> None:
+def check(
+    path: Path,
+    entry,
+    fmt,
+    verbose,
+    timeout,
+    origin,
+    api_path,
+    schema,
+    command,
+    python,
+    port,
+    browser_check,
+    rubric_file,
+    checks_dirs,
+    junit,
+    gradescope_dir,
+    classroom,
+    sandbox,
+    time_limit,
+) -> None:
     """Start the server in PATH (a folder, a .py file or a .ipynb notebook), check it, stop it.
 
     Exit status: 0 all checks passed, 1 some failed or the server could not
     be graded, 2 usage error (no such path, no Flask app, ambiguous entry, rubric).
     """
     from grader import rubric as rubrics
-    from grader.grade import Options, grade
     from grader.find.submission import SubmissionError, find_submission
+    from grader.grade import Options, grade
 
     if api_path is not None and not api_path.startswith("/"):
         raise click.BadParameter("expected a path starting with /, like /api/data", param_hint="--api-path")
@@ -127,7 +198,7 @@ def check(path: Path, entry, fmt, verbose, timeout, origin, api_path, schema, co
         try:
             load_schema(schema)
         except Exception as error:  # JSON syntax or an invalid JSON Schema
-            raise click.BadParameter(f"{schema} is not a usable JSON Schema: {error}", param_hint="--schema")
+            raise click.BadParameter(f"{schema} is not a usable JSON Schema: {error}", param_hint="--schema") from None
     try:
         rubric_file = rubric_file or rubrics.find(path)
         rubric = rubrics.load(rubric_file) if rubric_file else rubrics.Rubric()
@@ -142,8 +213,16 @@ def check(path: Path, entry, fmt, verbose, timeout, origin, api_path, schema, co
         rubric.api_path = api_path
     if schema:
         rubric.schema = schema
-    options = Options(timeout=timeout, python=python, command=command, port=port, browser_check=browser_check,
-                      extra_checks=extra_checks, sandbox=sandbox, time_limit=time_limit)
+    options = Options(
+        timeout=timeout,
+        python=python,
+        command=command,
+        port=port,
+        browser_check=browser_check,
+        extra_checks=extra_checks,
+        sandbox=sandbox,
+        time_limit=time_limit,
+    )
     try:
         report = grade(submission, rubric, options)
     except KeyboardInterrupt:
@@ -210,13 +289,30 @@ def _write_reports(report, folder: Path, rubric, fmt, verbose, junit, gradescope
 
 
 @cli.command("gradescope-bundle", short_help="Make the autograder zip to upload to Gradescope.")
-@click.option("--rubric", "rubric_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="FILE",
-              help="The rubric to grade with (its schema and checks folder go in too).  [default: the lesson's]")
-@click.option("--checks", "checks_dirs", multiple=True, metavar="DIR",
-              type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="A folder of instructor checks to include; repeatable.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), metavar="ZIP",
-              default=Path("webgrade-autograder.zip"), show_default=True, help="Where to write the zip.")
+@click.option(
+    "--rubric",
+    "rubric_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="The rubric to grade with (its schema and checks folder go in too).  [default: the lesson's]",
+)
+@click.option(
+    "--checks",
+    "checks_dirs",
+    multiple=True,
+    metavar="DIR",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A folder of instructor checks to include; repeatable.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="ZIP",
+    default=Path("webgrade-autograder.zip"),
+    show_default=True,
+    help="Where to write the zip.",
+)
 def gradescope_bundle(rubric_file: Path | None, checks_dirs: tuple[Path, ...], output: Path) -> None:
     """Write the zip Gradescope's "Configure Autograder" page takes.
 
@@ -237,27 +333,70 @@ def gradescope_bundle(rubric_file: Path | None, checks_dirs: tuple[Path, ...], o
 
 @cli.command(short_help="Grade a whole class: every submission in a folder, in parallel.")
 @click.argument("submissions", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("-j", "--jobs", type=click.IntRange(min=1), metavar="N",
-              help="Submissions graded at once.  [default: twice the cores, as memory allows]")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("webgrade-out"),
-              show_default=True, help="Where grades.csv, results.jsonl, feedback/ and report.html go.")
-@click.option("--rubric", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="FILE",
-              help="A rubric file (TOML) for every submission.")
-@click.option("--roster", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="CSV",
-              help="Students' names and ids: columns entry (or github_username), name, id.")
-@click.option("--resume", is_flag=True,
-              help="Keep the results in --out of submissions whose files have not changed; grade the rest.")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=20.0, show_default=True, metavar="S",
-              help="How long each server may take to start.")
-@click.option("--time-limit", type=click.FloatRange(min=1), default=120.0, show_default=True, metavar="S",
-              help="How long one submission may take in all before its server is stopped.")
-@click.option("--sandbox", type=click.Choice(["auto", "bwrap", "none"]), default="auto", show_default=True,
-              help="Run each server in bubblewrap; auto: where it works.")
-@click.option("--browser/--no-browser", "browser_check", default=None,
-              help="Load the lesson's page in headless Chromium.  [default: when one is installed; always in CI]")
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Submissions graded at once.  [default: twice the cores, as memory allows]",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("webgrade-out"),
+    show_default=True,
+    help="Where grades.csv, results.jsonl, feedback/ and report.html go.",
+)
+@click.option(
+    "--rubric",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="A rubric file (TOML) for every submission.",
+)
+@click.option(
+    "--roster",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="CSV",
+    help="Students' names and ids: columns entry (or github_username), name, id.",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Keep the results in --out of submissions whose files have not changed; grade the rest.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=20.0,
+    show_default=True,
+    metavar="S",
+    help="How long each server may take to start.",
+)
+@click.option(
+    "--time-limit",
+    type=click.FloatRange(min=1),
+    default=120.0,
+    show_default=True,
+    metavar="S",
+    help="How long one submission may take in all before its server is stopped.",
+)
+@click.option(
+    "--sandbox",
+    type=click.Choice(["auto", "bwrap", "none"]),
+    default="auto",
+    show_default=True,
+    help="Run each server in bubblewrap; auto: where it works.",
+)
+@click.option(
+    "--browser/--no-browser",
+    "browser_check",
+    default=None,
+    help="Load the lesson's page in headless Chromium.  [default: when one is installed; always in CI]",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only the summary.")
-def batch(submissions: Path, jobs, out: Path, rubric, roster, resume, timeout, time_limit, sandbox, browser_check,
-          quiet) -> None:  # fmt: skip
+def batch(
+    submissions: Path, jobs, out: Path, rubric, roster, resume, timeout, time_limit, sandbox, browser_check, quiet
+) -> None:
     """Grade every entry of SUBMISSIONS (folders or git repositories, .zip, .py and .ipynb files).
 
     Writes, as each submission finishes: grades.csv, results.jsonl (each
@@ -267,11 +406,13 @@ def batch(submissions: Path, jobs, out: Path, rubric, roster, resume, timeout, t
     """
     from grader import rubric as rubrics
     from grader.batch import display_mode, run_batch
-    from grader.grade import Options
     from grader.batch.roster import RosterError, load
+    from grader.grade import Options
 
     if out.resolve() == submissions.resolve():
-        raise click.BadParameter("expected a folder of its own for the outputs, not SUBMISSIONS itself", param_hint="--out")
+        raise click.BadParameter(
+            "expected a folder of its own for the outputs, not SUBMISSIONS itself", param_hint="--out"
+        )
     try:
         chosen = rubrics.load(rubric) if rubric else rubrics.Rubric()
         students = load(roster) if roster else None
@@ -281,14 +422,26 @@ def batch(submissions: Path, jobs, out: Path, rubric, roster, resume, timeout, t
     mode = display_mode(quiet)
     options = Options(timeout=timeout, browser_check=browser_check, time_limit=time_limit, sandbox=sandbox)
     try:
-        summary = run_batch(submissions, out, rubric=chosen, options=options, jobs=jobs, roster=students,
-                            resume=resume, display=mode, settings_files=[rubric])  # fmt: skip
+        summary = run_batch(
+            submissions,
+            out,
+            rubric=chosen,
+            options=options,
+            jobs=jobs,
+            roster=students,
+            resume=resume,
+            display=mode,
+            settings_files=[rubric],
+        )
     except Exception as error:  # every result so far is in --out already
         if os.environ.get("WEBGRADE_DEBUG"):
             raise
         click.echo(f"webgrade: internal error: {type(error).__name__}: {error}", err=True)
-        click.echo(f"  try: run again with --resume (the results so far are in {out}); "
-                   "with WEBGRADE_DEBUG=1 to see where it failed", err=True)  # fmt: skip
+        click.echo(
+            f"  try: run again with --resume (the results so far are in {out}); "
+            "with WEBGRADE_DEBUG=1 to see where it failed",
+            err=True,
+        )
         sys.exit(1)
     if not quiet:
         for name, why in summary.skipped:
@@ -296,12 +449,17 @@ def batch(submissions: Path, jobs, out: Path, rubric, roster, resume, timeout, t
     counts = summary.counts
     done = summary.graded + summary.kept
     workers = f" with {summary.jobs} worker{'s' if summary.jobs != 1 else ''}" if summary.jobs else ""
-    click.echo(f"{'interrupted after grading' if summary.interrupted else 'graded'} {summary.graded} submission"
-               f"{'s' if summary.graded != 1 else ''} in {summary.duration_s:.1f} s{workers}"
-               + (f", kept {summary.kept} unchanged since an earlier run" if summary.kept else "")
-               + f": {counts['passed']} passed, {counts['failed']} failed, {counts['not_graded']} not graded")  # fmt: skip
+    click.echo(
+        f"{'interrupted after grading' if summary.interrupted else 'graded'} {summary.graded} submission"
+        f"{'s' if summary.graded != 1 else ''} in {summary.duration_s:.1f} s{workers}"
+        + (f", kept {summary.kept} unchanged since an earlier run" if summary.kept else "")
+        + f": {counts['passed']} passed, {counts['failed']} failed, {counts['not_graded']} not graded"
+    )
     click.echo(f"wrote {summary.out}/: grades.csv, results.jsonl, feedback/, report.html")
     if summary.interrupted:
-        click.echo(f"webgrade: interrupted with {summary.total - done} of {summary.total} left to grade; "
-                   "run the same command with --resume to grade them", err=True)  # fmt: skip
+        click.echo(
+            f"webgrade: interrupted with {summary.total - done} of {summary.total} left to grade; "
+            "run the same command with --resume to grade them",
+            err=True,
+        )
         sys.exit(130)

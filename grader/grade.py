@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader.run import diagnose
-from grader.run.limits import Limits
+from grader.find.submission import Submission
 from grader.results import Report
 from grader.rubric import Rubric
+from grader.run import diagnose
+from grader.run.limits import Limits
 from grader.run.server import Server, StartError
-from grader.find.submission import Submission
 
 if TYPE_CHECKING:
     from grader.check.browser import Browser
@@ -124,14 +124,17 @@ def grade(submission: Submission, rubric: Rubric | None = None, options: Options
         server_log=grading.server.log_text(),
     )
     if submission.cell is not None:
-        report.notes.append(f"graded cell {submission.cell} of {submission.entry.name}, the last one that creates a Flask app")
+        report.notes.append(
+            f"graded cell {submission.cell} of {submission.entry.name}, the last one that creates a Flask app"
+        )
     report.sandbox = grading.server.sandbox
     if grading.server.sandbox != "bwrap":  # said when it matters: the machine is less protected
-        report.notes.append(f"sandbox: none ({grading.server.sandbox_note}); "
-                            "the resource limits still apply, except the one on the number of processes")
+        report.notes.append(
+            f"sandbox: none ({grading.server.sandbox_note}); "
+            "the resource limits still apply, except the one on the number of processes"
+        )
     if grading.server.expired:
         report.notes.append(f"grading was stopped after the time limit of {options.time_limit:g} s for one submission")
     report.notes.extend(grading.server.warnings)
     report.notes.extend(rubric.apply_required(report.checks))
     return report
-

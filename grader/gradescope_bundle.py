@@ -103,8 +103,10 @@ def _copy_tree(source: Path, target: Path) -> None:
 
 def _inside(path: Path, folder: Path, what: str) -> Path:
     if not path.is_relative_to(folder):
-        raise BundleError(f"the rubric's {what} {path} is outside {folder}: the zip keeps the paths relative "
-                          f"to the rubric, so move it into that folder")  # fmt: skip
+        raise BundleError(
+            f"the rubric's {what} {path} is outside {folder}: the zip keeps the paths relative "
+            f"to the rubric, so move it into that folder"
+        )
     return path.relative_to(folder)
 
 

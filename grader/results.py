@@ -109,8 +109,15 @@ class Report:
         if not hidden:
             return self
         points = sum(c.max_score for c in hidden)
-        view = Report(self.submission, self.entry, [c for c in self.checks if not c.hidden], self.duration_s,
-                      [*self.notes], self.server_log, self.sandbox)  # fmt: skip
+        view = Report(
+            self.submission,
+            self.entry,
+            [c for c in self.checks if not c.hidden],
+            self.duration_s,
+            [*self.notes],
+            self.server_log,
+            self.sandbox,
+        )
         view.notes.append(
             f"{len(hidden)} hidden check{'s' if len(hidden) != 1 else ''} worth {points:g} point"
             f"{'s' if points != 1 else ''} will also be graded: the score shown here is not final"

@@ -116,11 +116,14 @@ class Rubric:
         for check_id, line in self.lines.items():
             if check_id not in known:
                 near = difflib.get_close_matches(check_id, sorted(known), n=1)
-                errors.append(RubricError(
-                    f'[checks."{check_id}"] names no check'
-                    + (f'; did you mean "{near[0]}"?' if near else f"; the checks are: {', '.join(sorted(known))}"),
-                    self.source, line,
-                ))  # fmt: skip
+                errors.append(
+                    RubricError(
+                        f'[checks."{check_id}"] names no check'
+                        + (f'; did you mean "{near[0]}"?' if near else f"; the checks are: {', '.join(sorted(known))}"),
+                        self.source,
+                        line,
+                    )
+                )
         return errors
 
     def apply_required(self, checks: list[CheckResult]) -> list[str]:
@@ -219,8 +222,11 @@ class _Reader:
             if key not in _GRADESCOPE_KEYS:
                 raise self.unknown(("gradescope",), key, _GRADESCOPE_KEYS)
             if value not in GRADESCOPE_HIDDEN:
-                raise self.error(f'"{key}" must be one of {", ".join(map(repr, GRADESCOPE_HIDDEN))}, '
-                                 f"saw {value!r}", ("gradescope",), key)  # fmt: skip
+                raise self.error(
+                    f'"{key}" must be one of {", ".join(map(repr, GRADESCOPE_HIDDEN))}, saw {value!r}',
+                    ("gradescope",),
+                    key,
+                )
             rubric.gradescope_hidden = value
         return rubric
 
@@ -230,7 +236,7 @@ class _Reader:
             if key not in _ASSIGNMENT_KEYS:
                 raise self.unknown(where, key, _ASSIGNMENT_KEYS)
 
-            def wrong(expected: str) -> RubricError:
+            def wrong(expected: str, key: str = key, value: object = value) -> RubricError:
                 return self.error(f'"{key}" must be {expected}, saw {_show(value)}', where, key)
 
             if key == "api_path":
@@ -240,8 +246,10 @@ class _Reader:
             elif key == "origins":
                 origins = [value] if isinstance(value, str) else value
                 if not isinstance(origins, list) or not origins or not all(map(_is_origin_text, origins)):
-                    raise wrong('a list of origins like ["http://127.0.0.1:4100"] '
-                                "(scheme, host and port; no path or trailing slash)")
+                    raise wrong(
+                        'a list of origins like ["http://127.0.0.1:4100"] '
+                        "(scheme, host and port; no path or trailing slash)"
+                    )
                 rubric.origins = list(origins)
             elif key == "schema":
                 rubric.schema = self.file(value, key, is_dir=False)
@@ -261,12 +269,18 @@ class _Reader:
     def file(self, value: Any, key: str, is_dir: bool) -> Path:
         what = "folder" if is_dir else "file"
         if not isinstance(value, str) or not value:
-            raise self.error(f'"{key}" must be the path of a {what} (relative to {self.path.name}), saw {_show(value)}',
-                             ("assignment",), key)  # fmt: skip
+            raise self.error(
+                f'"{key}" must be the path of a {what} (relative to {self.path.name}), saw {_show(value)}',
+                ("assignment",),
+                key,
+            )
         path = (self.path.parent / value).resolve()
         if not (path.is_dir() if is_dir else path.is_file()):
-            raise self.error(f'"{key}" names {value!r}, but there is no such {what} next to {self.path.name} '
-                             f"(looked for {path})", ("assignment",), key)  # fmt: skip
+            raise self.error(
+                f'"{key}" names {value!r}, but there is no such {what} next to {self.path.name} (looked for {path})',
+                ("assignment",),
+                key,
+            )
         return path
 
     def check_schema(self, path: Path, key: str) -> None:

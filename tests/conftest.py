@@ -105,8 +105,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     left = config.stash.get(_LEFT_KEY, None)
     if left:
         terminalreporter.section("webgrade left files behind", sep="=", red=True, bold=True)
-        terminalreporter.line(f"the temporary directory of the tests' subprocesses still held, {CLEANUP_WAIT_S:g} s "
-                              f"after the last test, {len(left)} thing(s) of webgrade's:", red=True)  # fmt: skip
+        terminalreporter.line(
+            f"the temporary directory of the tests' subprocesses still held, {CLEANUP_WAIT_S:g} s "
+            f"after the last test, {len(left)} thing(s) of webgrade's:",
+            red=True,
+        )
         for entry in left:
             terminalreporter.line(f"  {entry}")
 

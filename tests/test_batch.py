@@ -24,14 +24,12 @@ from pathlib import Path
 
 import psutil
 import pytest
-
 from conftest import ROOT, SERVERS, WEBGRADE, run_webgrade, wait_for_no_webgrade_files
+
 from grader import batch
-from grader.batch import gradebook, roster
-from grader.find import archive
+from grader.batch import gradebook, html_report, roster
 from grader.batch.gradebook import Graded
-from grader.results import Report
-from grader.batch import html_report
+from grader.find import archive
 from grader.results import CheckResult, Report
 
 SLOW = ROOT / "tests" / "batch" / "slow_api"
@@ -91,15 +89,27 @@ def _alive(proc: psutil.Process) -> bool:
         return False
 
 
-def run_batch(subs: Path, out: Path, *args: str, stop_when=None, stop_signal: int = signal.SIGINT,
-              timeout: float = 120, env: dict[str, str] | None = None) -> BatchRun:  # fmt: skip
+def run_batch(
+    subs: Path,
+    out: Path,
+    *args: str,
+    stop_when=None,
+    stop_signal: int = signal.SIGINT,
+    timeout: float = 120,
+    env: dict[str, str] | None = None,
+) -> BatchRun:
     """Run ``webgrade batch``; with ``stop_when(out, seen)``, send ``stop_signal`` once it returns True."""
     logs = out.parent / f"{out.name}-{uuid.uuid4().hex[:6]}"
     logs.mkdir(parents=True)
     with open(logs / "stdout", "w") as stdout, open(logs / "stderr", "w") as stderr:
-        proc = subprocess.Popen([*WEBGRADE, "batch", str(subs), "--out", str(out), *args], cwd=ROOT,
-                                stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
-                                env={**os.environ, "NO_COLOR": "1", **(env or {})})  # fmt: skip
+        proc = subprocess.Popen(
+            [*WEBGRADE, "batch", str(subs), "--out", str(out), *args],
+            cwd=ROOT,
+            stdout=stdout,
+            stderr=stderr,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "NO_COLOR": "1", **(env or {})},
+        )
         root = psutil.Process(proc.pid)
         seen: dict[int, psutil.Process] = {}
         cmdlines: dict[int, list[str]] = {}
@@ -125,8 +135,7 @@ def run_batch(subs: Path, out: Path, *args: str, stop_when=None, stop_signal: in
         time.sleep(0.05)
     assert not left, f"processes left behind: {left}"
     assert not _started_by(set(seen)), "a server of a worker is still running"
-    return BatchRun(proc.returncode, (logs / "stdout").read_text(), (logs / "stderr").read_text(), out, seen,
-                    cmdlines)
+    return BatchRun(proc.returncode, (logs / "stdout").read_text(), (logs / "stderr").read_text(), out, seen, cmdlines)
 
 
 def git_repo(folder: Path, source: Path) -> str:
@@ -178,13 +187,24 @@ def klass(tmp_path_factory) -> Class:
         "s-001,alice,11,Alice Martin,A\n"
         "s-002,bob,12,Bob <b>Stone</b>,A\n"
         "s-003,carol,13,Carol Diaz,B\n"
-        "s-004,dave,14,=HYPERLINK(\"http://x\"),B\n"
+        's-004,dave,14,=HYPERLINK("http://x"),B\n'
         "s-009,zoe,19,Zoe Absent,B\n"
-    )  # fmt: skip
+    )
     rubric = tmp / "rubric.toml"
     rubric.write_text(RUBRIC)
-    run = run_batch(subs, tmp / "out", "--roster", str(tmp / "roster.csv"), "--rubric", str(rubric),
-                    "--timeout", "3", "--no-browser", "-j", "2")  # fmt: skip
+    run = run_batch(
+        subs,
+        tmp / "out",
+        "--roster",
+        str(tmp / "roster.csv"),
+        "--rubric",
+        str(rubric),
+        "--timeout",
+        "3",
+        "--no-browser",
+        "-j",
+        "2",
+    )
     assert run.code == 0, run.stderr
     return Class(subs, run, commit, rubric, escape)
 
@@ -210,16 +230,29 @@ def test_rows_match_a_single_webgrade_check(klass, entry, tmp_path):
         with zipfile.ZipFile(path) as zf:
             zf.extractall(tmp_path / "unzipped")
         path = tmp_path / "unzipped"
-    single = run_webgrade(str(path), "--format", "json", "--timeout", "3", "--no-browser", "--rubric",
-                          str(klass.rubric), watch=path if path.is_dir() else None).report  # fmt: skip
+    single = run_webgrade(
+        str(path),
+        "--format",
+        "json",
+        "--timeout",
+        "3",
+        "--no-browser",
+        "--rubric",
+        str(klass.rubric),
+        watch=path if path.is_dir() else None,
+    ).report
     row = klass.run.rows()[entry]
     assert (row["status"], float(row["score"]), float(row["max"])) == (
-        single["status"], single["score"], single["max_score"])  # fmt: skip
+        single["status"],
+        single["score"],
+        single["max_score"],
+    )
     for check in single["checks"]:
         assert float(row[check["id"]]) == check["score"], check["id"]
     recorded = klass.run.results()[entry]["report"]
     assert [(c["id"], c["status"], c["score"], c["message"]) for c in recorded["checks"]] == [
-        (c["id"], c["status"], c["score"], c["message"]) for c in single["checks"]]  # fmt: skip
+        (c["id"], c["status"], c["score"], c["message"]) for c in single["checks"]
+    ]
 
 
 def test_broken_hanging_and_hostile_submissions_are_not_graded_with_the_reason(klass):
@@ -236,7 +269,7 @@ def test_roster_names_students_and_unknown_entries_keep_a_blank_name(klass):
     rows = klass.run.rows()
     assert (rows["lesson-alice"]["student"], rows["lesson-alice"]["id"]) == ("Alice Martin", "s-001")
     assert rows["bob.zip"]["student"] == "Bob <b>Stone</b>"
-    assert rows["dave.py"]["student"] == "'=HYPERLINK(\"http://x\")"  # a spreadsheet shows it, never runs it
+    assert rows["dave.py"]["student"] == '\'=HYPERLINK("http://x")'  # a spreadsheet shows it, never runs it
     assert (rows["erin"]["student"], rows["erin"]["id"]) == ("", "")
 
 
@@ -255,7 +288,13 @@ def test_results_jsonl_holds_each_full_report_with_student_entry_and_hash(klass)
 def test_feedback_is_the_students_scorecard_without_hidden_checks(klass):
     out = klass.run.out
     assert sorted(p.name for p in (out / "feedback").iterdir()) == [
-        "bob.zip.md", "carol.ipynb.md", "dave.py.md", "erin.md", "frank.zip.md", "lesson-alice.md"]  # fmt: skip
+        "bob.zip.md",
+        "carol.ipynb.md",
+        "dave.py.md",
+        "erin.md",
+        "frank.zip.md",
+        "lesson-alice.md",
+    ]
     bob = (out / "feedback" / "bob.zip.md").read_text()
     assert "api.schema" not in bob and "Email" not in bob  # the hidden check's name and message
     assert "1 hidden check worth 3 points" in bob
@@ -280,7 +319,9 @@ def test_report_html_opens_in_chromium_with_histogram_and_check_table(klass):
         browser = p.chromium.launch(executable_path=find_chromium(), args=list(FLAGS))
         try:
             page = browser.new_page(viewport={"width": 1000, "height": 900})
-            page.route("**/*", lambda route: route.abort() if not route.request.url.startswith("file:") else route.continue_())
+            page.route(
+                "**/*", lambda route: route.abort() if not route.request.url.startswith("file:") else route.continue_()
+            )
             page.goto(report.as_uri())
             bars = page.locator("svg#histogram rect.bar")
             counts = [int(bars.nth(i).get_attribute("data-count")) for i in range(bars.count())]
@@ -289,7 +330,7 @@ def test_report_html_opens_in_chromium_with_histogram_and_check_table(klass):
             assert sum(counts) == 6 and counts[0] == 3 and counts[-1] == 2  # 0: dave, erin, frank; full: alice, carol
             assert bars.first.bounding_box()["height"] > 0
             rows = page.locator("table#checks tbody tr")
-            columns = (klass.run.out / "grades.csv").read_text().splitlines()[0].split(",")[len(gradebook.COLUMNS):]
+            columns = (klass.run.out / "grades.csv").read_text().splitlines()[0].split(",")[len(gradebook.COLUMNS) :]
             assert [rows.nth(i).get_attribute("data-check") for i in range(rows.count())] == columns
             schema = page.locator('table#checks tr[data-check="api.schema"]')
             assert schema.locator(".pass-rate").inner_text() == "40%"  # of 5 graded: alice and carol
@@ -417,19 +458,25 @@ def test_a_worker_killed_mid_grading_leaves_nothing_in_the_temporary_directory(t
     shutil.copytree(ROOT / "reference_server", subs / "alice")
     source = (ROOT / "reference_server" / "main.py").read_text()
     # Without the sandbox a server can signal its grader, here the worker, which dies mid-grading.
-    (subs / "killer.py").write_text(source.replace(
-        "app = Flask(__name__)",
-        "import os, signal\nos.kill(int(os.environ['WEBGRADE_PARENT']), signal.SIGKILL)\napp = Flask(__name__)"))  # fmt: skip
+    (subs / "killer.py").write_text(
+        source.replace(
+            "app = Flask(__name__)",
+            "import os, signal\nos.kill(int(os.environ['WEBGRADE_PARENT']), signal.SIGKILL)\napp = Flask(__name__)",
+        )
+    )
     # The batch's own, so whatever is found there is this batch's; short, not under tmp_path: multiprocessing
     # puts its fork server's socket in it, and a socket's path may not be longer than 107 bytes.
     tmpdir = Path(tempfile.mkdtemp(prefix="batch-tmp-"))
     try:
-        run = run_batch(subs, tmp_path / "out", "-j", "1", "--no-browser", "--sandbox", "none",
-                        env={"TMPDIR": str(tmpdir)})  # fmt: skip
+        run = run_batch(
+            subs, tmp_path / "out", "-j", "1", "--no-browser", "--sandbox", "none", env={"TMPDIR": str(tmpdir)}
+        )
         assert run.code == 0, run.stderr
         results = run.results()
         assert results["alice"]["status"] == "passed"
-        assert results["killer.py"]["status"] == "not_graded" and "stopped unexpectedly" in results["killer.py"]["error"]
+        assert (
+            results["killer.py"]["status"] == "not_graded" and "stopped unexpectedly" in results["killer.py"]["error"]
+        )
         left = wait_for_no_webgrade_files(tmpdir, within=60)
         assert not left, f"left in the batch's temporary directory: {left}"
     finally:
@@ -443,8 +490,11 @@ def test_a_worker_shares_one_browser_among_its_gradings(tmp_path):
         shutil.copytree(ROOT / "reference_server", subs / name)
     run = run_batch(subs, tmp_path / "out", "-j", "1", "--browser")
     assert [row["browser.table"] for row in run.rows().values()] == ["2", "2", "2"]
-    browsers = [pid for pid, cmdline in run.cmdlines.items()  # Chromium's own process, not its helpers
-                if cmdline and "chrom" in Path(cmdline[0]).name and not any(a.startswith("--type=") for a in cmdline)]
+    browsers = [
+        pid
+        for pid, cmdline in run.cmdlines.items()  # Chromium's own process, not its helpers
+        if cmdline and "chrom" in Path(cmdline[0]).name and not any(a.startswith("--type=") for a in cmdline)
+    ]
     assert len(browsers) == 1, [run.cmdlines[b] for b in browsers]
 
 
@@ -481,7 +531,9 @@ def test_pool_stops_a_task_past_its_deadline_replaces_crashed_workers_and_leaves
     # place of the second: no task was left for it.
     assert len(pool.pids) == 3
     # close() has joined every worker, the hung one included (killed if it had not exited within its grace).
-    running = [pid for pid in pool.pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+    running = [
+        pid for pid in pool.pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    ]
     assert not running, f"workers still running: {running}"
 
 
@@ -491,8 +543,14 @@ def test_pool_stops_a_task_past_its_deadline_replaces_crashed_workers_and_leaves
 def _on_a_terminal(args: list[str], env: dict) -> str:
     """Run the CLI with a pseudo-terminal as its stderr; return what it drew there."""
     master, slave = pty.openpty()
-    proc = subprocess.Popen([*WEBGRADE, *args], cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=slave, env={**os.environ, **env, "COLUMNS": "160"})  # fmt: skip
+    proc = subprocess.Popen(
+        [*WEBGRADE, *args],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=slave,
+        env={**os.environ, **env, "COLUMNS": "160"},
+    )
     os.close(slave)
     drawn = b""
     while True:
@@ -525,10 +583,13 @@ def test_progress_is_a_live_bar_on_a_terminal_and_lines_in_ci(tmp_path):
 
 def test_usage_errors_are_explained(tmp_path):
     (tmp_path / "roster.csv").write_text("name\nAnn\n")
-    for args, expected in ([["--out", str(tmp_path)], "not SUBMISSIONS itself"],
-                           [["--roster", str(tmp_path / "roster.csv")], "no `entry`"]):  # fmt: skip
-        result = subprocess.run([*WEBGRADE, "batch", str(tmp_path), *args], capture_output=True, text=True,
-                                cwd=tmp_path, timeout=60)  # fmt: skip
+    for args, expected in (
+        [["--out", str(tmp_path)], "not SUBMISSIONS itself"],
+        [["--roster", str(tmp_path / "roster.csv")], "no `entry`"],
+    ):
+        result = subprocess.run(
+            [*WEBGRADE, "batch", str(tmp_path), *args], capture_output=True, text=True, cwd=tmp_path, timeout=60
+        )
         assert result.returncode == 2 and expected in result.stderr and "Traceback" not in result.stderr
 
 
@@ -540,8 +601,12 @@ def test_entries_are_folders_zips_scripts_and_notebooks(tmp_path):
         (tmp_path / name).mkdir() if "." not in name or name == ".git" else (tmp_path / name).write_text("")
     (tmp_path / "out").mkdir()
     entries, skipped = batch.find_entries(tmp_path, (tmp_path / "out").resolve())
-    assert [(e.name, e.kind) for e in entries] == [("a", "folder"), ("c.zip", "zip"), ("d.py", "py"),
-                                                   ("e.ipynb", "ipynb")]  # fmt: skip
+    assert [(e.name, e.kind) for e in entries] == [
+        ("a", "folder"),
+        ("c.zip", "zip"),
+        ("d.py", "py"),
+        ("e.ipynb", "ipynb"),
+    ]
     assert [name for name, _ in skipped] == [".git", "notes.txt", "out"]
 
 
@@ -562,19 +627,23 @@ def _zip(path: Path, members: dict[str, str | bytes], link: str | None = None) -
             zf.writestr(name, data)
         if link:
             info = zipfile.ZipInfo(link)
-            info.external_attr = (0o120777 << 16)  # a symbolic link
+            info.external_attr = 0o120777 << 16  # a symbolic link
             zf.writestr(info, "/etc/passwd")
     return path
 
 
-@pytest.mark.parametrize("members,link,expected", [
-    ({"../evil.py": "x"}, None, "points outside"),
-    ({"a/../../evil.py": "x"}, None, "points outside"),
-    ({"/etc/evil.py": "x"}, None, "points outside"),
-    ({"C:/evil.py": "x"}, None, "points outside"),
-    ({"..\\evil.py": "x"}, None, "points outside"),
-    ({"main.py": "x"}, "passwd", "symbolic link"),
-], ids=["dotdot", "nested-dotdot", "absolute", "drive", "backslash", "symlink"])  # fmt: skip
+@pytest.mark.parametrize(
+    "members,link,expected",
+    [
+        ({"../evil.py": "x"}, None, "points outside"),
+        ({"a/../../evil.py": "x"}, None, "points outside"),
+        ({"/etc/evil.py": "x"}, None, "points outside"),
+        ({"C:/evil.py": "x"}, None, "points outside"),
+        ({"..\\evil.py": "x"}, None, "points outside"),
+        ({"main.py": "x"}, "passwd", "symbolic link"),
+    ],
+    ids=["dotdot", "nested-dotdot", "absolute", "drive", "backslash", "symlink"],
+)
 def test_unsafe_zips_are_refused_and_leave_nothing(tmp_path, members, link, expected):
     source = _zip(tmp_path / "s.zip", {"main.py": "print()", **members}, link)
     with pytest.raises(archive.ArchiveError) as error:
@@ -600,7 +669,9 @@ def test_zip_bombs_are_capped_by_size_and_file_count(tmp_path):
     good = _zip(tmp_path / "good.zip", {"proj/main.py": "x", "__MACOSX/proj/._main.py": "junk"})
     archive.extract(good, tmp_path / "d")
     assert [p.relative_to(tmp_path / "d").as_posix() for p in sorted((tmp_path / "d").rglob("*"))] == [
-        "proj", "proj/main.py"]  # fmt: skip
+        "proj",
+        "proj/main.py",
+    ]
 
 
 def test_a_broken_zip_is_explained(tmp_path):
@@ -633,12 +704,17 @@ def _graded(entry: str, student: str = "", score: float = 1, hidden: bool = Fals
 
 
 def test_gradebook_text_cannot_become_formulas_or_markup():
-    rows = gradebook.grades_csv([_graded("=cmd", "+1"), _graded("x", "-2", status="not_graded", score=0)],
-                                ["server.start"])  # fmt: skip
+    rows = gradebook.grades_csv(
+        [_graded("=cmd", "+1"), _graded("x", "-2", status="not_graded", score=0)], ["server.start"]
+    )
     parsed = list(csv.reader(io.StringIO(rows)))
     assert parsed[1][:3] == ["'+1", "", "'=cmd"] and parsed[2][7] == "seen <script>"
-    page = html_report.render([_graded("<img src=x onerror=alert(1)>", "<script>alert(1)</script>")],
-                              order=["server.start"], source="<s>", generated="now")  # fmt: skip
+    page = html_report.render(
+        [_graded("<img src=x onerror=alert(1)>", "<script>alert(1)</script>")],
+        order=["server.start"],
+        source="<s>",
+        generated="now",
+    )
     assert "<script>alert" not in page and "<img src=x" not in page and "<s>" not in page
     assert "&lt;script&gt;" in page
 
@@ -669,7 +745,9 @@ def test_check_columns_keep_the_rubric_order_then_others():
     extra = _graded("b")
     extra.report.checks.append(CheckResult("api.names", "names", "passed", 2, 2))
     assert gradebook.check_columns([extra, _graded("a")], ["server.start", "home.status"]) == [
-        "server.start", "api.names"]  # fmt: skip
+        "server.start",
+        "api.names",
+    ]
 
 
 def test_histogram_has_a_bar_per_point_or_per_tenth():

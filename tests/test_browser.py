@@ -21,14 +21,14 @@ from pathlib import Path
 
 import psutil
 import pytest
-
 from conftest import ROOT, WEBGRADE, processes_of, run_webgrade
-from grader.lessons.web_server import page as lesson_page
+
 from grader.check.browser import ENV_VAR, Browser, find_chromium, in_ci, install_command, load_lesson_page
 from grader.check.client import Client
 from grader.check.cors import Answer, CorsRequest, judge, needs_preflight, preflight_headers, request_headers
-from grader.run.server import Server, free_port
 from grader.find.submission import find_submission
+from grader.lessons.web_server import page as lesson_page
+from grader.run.server import Server, free_port
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = find_chromium()
@@ -81,19 +81,36 @@ def write_server(folder: Path, source: str) -> Path:
 def test_page_is_the_lessons_cell_fetching_the_graded_server():
     page = lesson_page.render("http://127.0.0.1:5123/api/data")
     assert 'url = "http://127.0.0.1:5123/api/data";' in page
-    for line in ("mode: 'cors'", "cache: 'default'", "credentials: 'include'", "'Content-Type': 'application/json'",
-                 "firstname.innerHTML = row.FirstName;", "residence.innerHTML = row.Residence;",
-                 '<tbody id="result">'):  # fmt: skip
+    for line in (
+        "mode: 'cors'",
+        "cache: 'default'",
+        "credentials: 'include'",
+        "'Content-Type': 'application/json'",
+        "firstname.innerHTML = row.FirstName;",
+        "residence.innerHTML = row.Residence;",
+        '<tbody id="result">',
+    ):
         assert line in page
     assert "</script>" not in lesson_page.render("http://x/</script><script>alert(1)")[-400:-300]
     assert lesson_page.render("http://x/</script>").count("</script>") == 1
 
 
-@pytest.mark.parametrize(("host", "space"), [
-    ("127.0.0.1", "loopback"), ("127.8.9.1", "loopback"), ("localhost", "loopback"), ("app.localhost", "loopback"),
-    ("[::1]", "loopback"), ("192.168.1.20", "local"), ("10.0.0.5", "local"), ("172.16.4.4", "local"),
-    ("169.254.1.1", "local"), ("nighthawkcoders.github.io", "public"), ("8.8.8.8", "public"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("host", "space"),
+    [
+        ("127.0.0.1", "loopback"),
+        ("127.8.9.1", "loopback"),
+        ("localhost", "loopback"),
+        ("app.localhost", "loopback"),
+        ("[::1]", "loopback"),
+        ("192.168.1.20", "local"),
+        ("10.0.0.5", "local"),
+        ("172.16.4.4", "local"),
+        ("169.254.1.1", "local"),
+        ("nighthawkcoders.github.io", "public"),
+        ("8.8.8.8", "public"),
+    ],
+)
 def test_address_spaces_are_chromes(host, space):
     assert lesson_page.address_space(host) == space
 
@@ -255,14 +272,22 @@ PREFLIGHT_REJECTED = """
 
 
 @needs_chromium
-@pytest.mark.parametrize(("server", "fragments", "hint"), [
-    ("no_cors", ["the browser blocked the request because", "no Access-Control-Allow-Origin header"],
-     "from flask_cors import CORS"),
-    ("cors_no_credentials", ["the browser blocked the request because", "Access-Control-Allow-Credentials is missing"],
-     "supports_credentials=True"),
-    ("preflight_rejected", ["the browser blocked the request because", "preflight", "answered 403"],
-     "OPTIONS"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("server", "fragments", "hint"),
+    [
+        (
+            "no_cors",
+            ["the browser blocked the request because", "no Access-Control-Allow-Origin header"],
+            "from flask_cors import CORS",
+        ),
+        (
+            "cors_no_credentials",
+            ["the browser blocked the request because", "Access-Control-Allow-Credentials is missing"],
+            "supports_credentials=True",
+        ),
+        ("preflight_rejected", ["the browser blocked the request because", "preflight", "answered 403"], "OPTIONS"),
+    ],
+)
 def test_broken_cors_fails_in_the_browser_naming_the_cause(copy_server, tmp_path, server, fragments, hint):
     if server == "preflight_rejected":
         folder = write_server(tmp_path / server, PREFLIGHT_REJECTED)
@@ -279,22 +304,36 @@ def test_broken_cors_fails_in_the_browser_naming_the_cause(copy_server, tmp_path
 
 
 DATA_PROBLEMS = {
-    "no_residence": ([{"FirstName": "Ada", "LastName": "Lovelace", "DOB": "December 10", "Residence": "London",
-                       "Email": "ada@example.com", "Owns_Cars": []},
-                      {"FirstName": "Alan", "LastName": "Turing", "DOB": "June 23", "Email": "alan@example.com",
-                       "Owns_Cars": []}],
-                     ["saw row 2 show 'undefined' for Residence: record 2 has no Residence"],
-                     "give every record a Residence"),
-    "not_a_list": ({"FirstName": "Ada", "LastName": "Lovelace"}, ["saw the page's script fail: TypeError", "iterable"],
-                   "a list"),
-}  # fmt: skip
+    "no_residence": (
+        [
+            {
+                "FirstName": "Ada",
+                "LastName": "Lovelace",
+                "DOB": "December 10",
+                "Residence": "London",
+                "Email": "ada@example.com",
+                "Owns_Cars": [],
+            },
+            {"FirstName": "Alan", "LastName": "Turing", "DOB": "June 23", "Email": "alan@example.com", "Owns_Cars": []},
+        ],
+        ["saw row 2 show 'undefined' for Residence: record 2 has no Residence"],
+        "give every record a Residence",
+    ),
+    "not_a_list": (
+        {"FirstName": "Ada", "LastName": "Lovelace"},
+        ["saw the page's script fail: TypeError", "iterable"],
+        "a list",
+    ),
+}
 
 
 @needs_chromium
 @pytest.mark.parametrize("name", sorted(DATA_PROBLEMS))
 def test_data_the_page_cannot_draw_is_named(tmp_path, name):
     data, fragments, hint = DATA_PROBLEMS[name]
-    folder = write_server(tmp_path / name, f"""
+    folder = write_server(
+        tmp_path / name,
+        f"""
         from flask import Flask, jsonify
         from flask_cors import CORS
 
@@ -304,7 +343,8 @@ def test_data_the_page_cannot_draw_is_named(tmp_path, name):
         @app.route('/api/data')
         def get_data():
             return jsonify({data!r})
-    """)
+    """,
+    )
     table = run_webgrade(str(folder), "--format", "json", watch=folder).check("browser.table")
     assert table["status"] == "failed", table
     for fragment in fragments:
@@ -322,8 +362,10 @@ def test_a_taken_origin_port_fails_clearly(copy_server):
         run = run_webgrade(str(folder), "--format", "json", "--origin", f"http://127.0.0.1:{port}", watch=folder)
     table = run.check("browser.table")
     assert table["status"] == "failed"
-    assert f"expected to serve the lesson's page at http://127.0.0.1:{port}, saw port {port} already in use" \
-        in table["message"]  # fmt: skip
+    assert (
+        f"expected to serve the lesson's page at http://127.0.0.1:{port}, saw port {port} already in use"
+        in table["message"]
+    )
     assert "--origin" in table["hint"]
 
 
@@ -338,7 +380,9 @@ def test_public_origin_warns_what_chrome_will_do(copy_server):
 @needs_chromium
 def test_the_grader_killed_mid_page_leaves_no_chromium(tmp_path):
     """SIGKILL the grader while Chromium waits on the page's fetch: Chromium goes with it."""
-    folder = write_server(tmp_path / "slow_for_browsers", """
+    folder = write_server(
+        tmp_path / "slow_for_browsers",
+        """
         # Answers the grader at once, but keeps a browser (it sends Sec-Fetch-Mode) waiting.
         import time
         from flask import Flask, jsonify, request
@@ -353,7 +397,8 @@ def test_the_grader_killed_mid_page_leaves_no_chromium(tmp_path):
                 time.sleep(60)
             return jsonify([{"FirstName": "Ada", "LastName": "Lovelace", "DOB": "December 10",
                              "Residence": "London", "Email": "ada@example.com", "Owns_Cars": []}])
-    """)
+    """,
+    )
     port = free_port()
     command = [*WEBGRADE, "check", str(folder), "--origin", f"http://127.0.0.1:{port}"]
     grader = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
@@ -426,7 +471,9 @@ def test_browser_processes_are_marked_and_stopped(reference, origin):
 @needs_chromium
 @pytest.mark.parametrize(("setup", "drawn"), [("CORS(app, supports_credentials=True, origins='*')", True), ("", False)])
 def test_an_empty_table_counts_only_when_the_empty_list_arrived(browser, tmp_path, origin, setup, drawn):
-    folder = write_server(tmp_path / "empty", f"""
+    folder = write_server(
+        tmp_path / "empty",
+        f"""
         from flask import Flask, jsonify
         from flask_cors import CORS
 
@@ -436,7 +483,8 @@ def test_an_empty_table_counts_only_when_the_empty_list_arrived(browser, tmp_pat
         @app.route('/api/data')
         def get_data():
             return jsonify([])
-    """)
+    """,
+    )
     server = Server(find_submission(folder))
     try:
         server.start()
@@ -491,8 +539,12 @@ def by_hand(**headers: str) -> str:
 
 
 ECHO = "request.headers.get('Origin', '')"
-HAND = {"Access_Control_Allow_Origin": ECHO, "Access_Control_Allow_Credentials": "'true'",
-        "Access_Control_Allow_Headers": "'Content-Type'", "Vary": "'Origin'"}  # fmt: skip
+HAND = {
+    "Access_Control_Allow_Origin": ECHO,
+    "Access_Control_Allow_Credentials": "'true'",
+    "Access_Control_Allow_Headers": "'Content-Type'",
+    "Vary": "'Origin'",
+}
 
 
 def hand(**changes: str | None) -> str:
@@ -519,20 +571,32 @@ CONFIGS = {
     "origin_list_trailing_slash": Config(False, "CORS(app, supports_credentials=True, origins=['{origin}/'])"),
     "resources_elsewhere": Config(False, "CORS(app, supports_credentials=True, resources={{r'/other/*': {{}}}})"),
     "allow_headers_without_content_type": Config(
-        False, "CORS(app, supports_credentials=True, allow_headers=['Authorization'])"),
+        False, "CORS(app, supports_credentials=True, allow_headers=['Authorization'])"
+    ),
     # flask-cors answers a preflight for a method it does not allow with no Access-Control-Allow-Headers.
     "methods_post_only": Config(False, "CORS(app, supports_credentials=True, methods=['POST'])"),
     "expose_headers": Config(True, "CORS(app, supports_credentials=True, expose_headers=['X-Total'])"),
-    "preflight_404": Config(False, "CORS(app, supports_credentials=True, origins='*')", RECORDS.replace(
-        "@app.route('/api/data')\ndef get_data():\n",
-        "@app.route('/api/data', methods=['GET', 'OPTIONS'], provide_automatic_options=False)\ndef get_data():\n"
-        "    if request.method == 'OPTIONS':\n        abort(404)\n")),
-    "preflight_500": Config(False, "CORS(app, supports_credentials=True, origins='*')", RECORDS.replace(
-        "@app.route('/api/data')\ndef get_data():\n",
-        "@app.route('/api/data', methods=['GET', 'OPTIONS'], provide_automatic_options=False)\ndef get_data():\n"
-        "    if request.method == 'OPTIONS':\n        raise RuntimeError('no preflights here')\n")),
-    "preflight_redirected": Config(False, "CORS(app, supports_credentials=True, origins='*')",
-                                   RECORDS.replace("'/api/data'", "'/api/data/'")),
+    "preflight_404": Config(
+        False,
+        "CORS(app, supports_credentials=True, origins='*')",
+        RECORDS.replace(
+            "@app.route('/api/data')\ndef get_data():\n",
+            "@app.route('/api/data', methods=['GET', 'OPTIONS'], provide_automatic_options=False)\ndef get_data():\n"
+            "    if request.method == 'OPTIONS':\n        abort(404)\n",
+        ),
+    ),
+    "preflight_500": Config(
+        False,
+        "CORS(app, supports_credentials=True, origins='*')",
+        RECORDS.replace(
+            "@app.route('/api/data')\ndef get_data():\n",
+            "@app.route('/api/data', methods=['GET', 'OPTIONS'], provide_automatic_options=False)\ndef get_data():\n"
+            "    if request.method == 'OPTIONS':\n        raise RuntimeError('no preflights here')\n",
+        ),
+    ),
+    "preflight_redirected": Config(
+        False, "CORS(app, supports_credentials=True, origins='*')", RECORDS.replace("'/api/data'", "'/api/data/'")
+    ),
     "hand_written": Config(True, hand()),
     "hand_written_without_vary": Config(True, hand(Vary=None)),
     "hand_wildcard_with_credentials": Config(False, hand(Access_Control_Allow_Origin="'*'")),
@@ -547,29 +611,46 @@ CONFIGS = {
     "hand_allow_origin_padded": Config(True, hand(Access_Control_Allow_Origin=f"' ' + {ECHO} + ' '")),
     "hand_credentials_upper_case": Config(False, hand(Access_Control_Allow_Credentials="'TRUE'")),
     "hand_allow_headers_list": Config(True, hand(Access_Control_Allow_Headers="'accept, X-Other,content-type'")),
-    "preflight_204": Config(True, "CORS(app, supports_credentials=True, origins='*')", RECORDS.replace(
-        "@app.route('/api/data')\ndef get_data():\n",
-        "@app.route('/api/data', methods=['GET', 'OPTIONS'], provide_automatic_options=False)\ndef get_data():\n"
-        "    if request.method == 'OPTIONS':\n        return '', 204\n")),
-    "duplicate_allow_origin": Config(False, "CORS(app, supports_credentials=True, origins='*')\n"
-                                     "@app.after_request\ndef again(response):\n"
-                                     f"    response.headers.add('Access-Control-Allow-Origin', {ECHO})\n"
-                                     "    return response\n"),
-    "duplicate_allow_credentials": Config(False, "CORS(app, supports_credentials=True, origins='*')\n"
-                                          "@app.after_request\ndef again(response):\n"
-                                          "    response.headers.add('Access-Control-Allow-Credentials', 'true')\n"
-                                          "    return response\n"),
-    "preflight_only": Config(False, "@app.after_request\ndef cors_by_hand(response):\n"
-                             "    if request.method == 'OPTIONS':\n"
-                             f"        response.headers['Access-Control-Allow-Origin'] = {ECHO}\n"
-                             "        response.headers['Access-Control-Allow-Credentials'] = 'true'\n"
-                             "        response.headers['Access-Control-Allow-Headers'] = 'Content-Type'\n"
-                             "    return response\n"),
-    "get_only": Config(False, "@app.after_request\ndef cors_by_hand(response):\n"
-                       "    if request.method == 'GET':\n"
-                       f"        response.headers['Access-Control-Allow-Origin'] = {ECHO}\n"
-                       "        response.headers['Access-Control-Allow-Credentials'] = 'true'\n"
-                       "    return response\n"),
+    "preflight_204": Config(
+        True,
+        "CORS(app, supports_credentials=True, origins='*')",
+        RECORDS.replace(
+            "@app.route('/api/data')\ndef get_data():\n",
+            "@app.route('/api/data', methods=['GET', 'OPTIONS'], provide_automatic_options=False)\ndef get_data():\n"
+            "    if request.method == 'OPTIONS':\n        return '', 204\n",
+        ),
+    ),
+    "duplicate_allow_origin": Config(
+        False,
+        "CORS(app, supports_credentials=True, origins='*')\n"
+        "@app.after_request\ndef again(response):\n"
+        f"    response.headers.add('Access-Control-Allow-Origin', {ECHO})\n"
+        "    return response\n",
+    ),
+    "duplicate_allow_credentials": Config(
+        False,
+        "CORS(app, supports_credentials=True, origins='*')\n"
+        "@app.after_request\ndef again(response):\n"
+        "    response.headers.add('Access-Control-Allow-Credentials', 'true')\n"
+        "    return response\n",
+    ),
+    "preflight_only": Config(
+        False,
+        "@app.after_request\ndef cors_by_hand(response):\n"
+        "    if request.method == 'OPTIONS':\n"
+        f"        response.headers['Access-Control-Allow-Origin'] = {ECHO}\n"
+        "        response.headers['Access-Control-Allow-Credentials'] = 'true'\n"
+        "        response.headers['Access-Control-Allow-Headers'] = 'Content-Type'\n"
+        "    return response\n",
+    ),
+    "get_only": Config(
+        False,
+        "@app.after_request\ndef cors_by_hand(response):\n"
+        "    if request.method == 'GET':\n"
+        f"        response.headers['Access-Control-Allow-Origin'] = {ECHO}\n"
+        "        response.headers['Access-Control-Allow-Credentials'] = 'true'\n"
+        "    return response\n",
+    ),
 }
 
 PREAMBLE = "from flask import Flask, abort, jsonify, request\nfrom flask_cors import CORS\n\napp = Flask(__name__)\n"

@@ -3,37 +3,57 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import ROOT, run_webgrade
 
-ALL = ["server.start", "home.status", "home.html", "home.not_found", "api.status", "api.json", "api.schema",
-       "cors.preflight", "cors.response", "browser.table"]  # fmt: skip
+ALL = [
+    "server.start",
+    "home.status",
+    "home.html",
+    "home.not_found",
+    "api.status",
+    "api.json",
+    "api.schema",
+    "cors.preflight",
+    "cors.response",
+    "browser.table",
+]
 
 
-def expect(failed: dict[str, list[str]] = {}, not_graded: tuple[str, ...] = ()) -> dict:
+def expect(failed: dict[str, list[str]] | None = None, not_graded: tuple[str, ...] = ()) -> dict:
     statuses = {check: "passed" for check in ALL}
-    statuses.update({check: "failed" for check in failed})
+    statuses.update({check: "failed" for check in failed or {}})
     statuses.update({check: "not_graded" for check in not_graded})
-    return {"statuses": statuses, "messages": failed}
+    return {"statuses": statuses, "messages": failed or {}}
 
 
 AFTER_START = tuple(ALL[1:])
 CASES = {
     "route_renamed": expect(
-        {"api.status": ["expected GET /api/data to answer 200, saw 404 Not Found / your server answers /api/shaurya, "
-                        "but the page fetches /api/data"]},
+        {
+            "api.status": [
+                "expected GET /api/data to answer 200, saw 404 Not Found / your server answers /api/shaurya, "
+                "but the page fetches /api/data"
+            ]
+        },
         ("api.json", "api.schema", "cors.preflight", "cors.response", "browser.table"),
     ),
     "missing_key": expect({"api.schema": ["record 1 (John Doe)", "Email"]}),
     "cars_string": expect({"api.schema": ["Owns_Cars", "record 1 (John Doe)", "list of strings", "a string"]}),
     "html_api": expect({"api.json": ["application/json", "text/html"]}, ("api.schema", "browser.table")),
-    "no_cors": expect({"cors.preflight": ["Access-Control-Allow-Origin"],
-                       "cors.response": ["Access-Control-Allow-Origin"],
-                       "browser.table": ["the browser blocked the request", "Access-Control-Allow-Origin"]}),
-    "cors_no_credentials": expect({"cors.preflight": ["Access-Control-Allow-Credentials"],
-                                   "cors.response": ["Access-Control-Allow-Credentials"],
-                                   "browser.table": ["the browser blocked the request",
-                                                     "Access-Control-Allow-Credentials is missing"]}),
+    "no_cors": expect(
+        {
+            "cors.preflight": ["Access-Control-Allow-Origin"],
+            "cors.response": ["Access-Control-Allow-Origin"],
+            "browser.table": ["the browser blocked the request", "Access-Control-Allow-Origin"],
+        }
+    ),
+    "cors_no_credentials": expect(
+        {
+            "cors.preflight": ["Access-Control-Allow-Credentials"],
+            "cors.response": ["Access-Control-Allow-Credentials"],
+            "browser.table": ["the browser blocked the request", "Access-Control-Allow-Credentials is missing"],
+        }
+    ),
     "crash_import": expect({"server.start": ["ModuleNotFoundError", "flask_corss", "main.py, line 4"]}, AFTER_START),
     "syntax_error": expect({"server.start": ["SyntaxError", "main.py, line 18"]}, AFTER_START),
     "never_binds": expect({"server.start": ["without listening"]}, AFTER_START),

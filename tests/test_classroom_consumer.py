@@ -35,6 +35,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from conftest import ROOT, run_webgrade
+
 from grader.reports import classroom
 from grader.results import CheckResult, Report
 
@@ -134,8 +135,10 @@ def grading_reporter(runners: str, env: dict[str, str]) -> Reported:
             total_points += test["score"]
     notices = []
     if max_points:
-        notices = [f"Points {js_number(total_points)}/{js_number(max_points)}",
-                   f'{{"totalPoints":{js_number(total_points)},"maxPoints":{js_number(max_points)}}}']  # fmt: skip
+        notices = [
+            f"Points {js_number(total_points)}/{js_number(max_points)}",
+            f'{{"totalPoints":{js_number(total_points)},"maxPoints":{js_number(max_points)}}}',
+        ]
     failed = None
     if any(result["status"] == "fail" for _, result in results):
         failed = "Some tests failed."
@@ -156,14 +159,16 @@ def id_in(line: str) -> str:
 
 def assert_reporter_agrees(reported: Reported, student: Report) -> None:
     """What the reporter prints and records is webgrade's grade for the student, and says nothing false."""
-    by_status = {status: [c.id for c in student.checks if c.status == status]
-                 for status in ("passed", "failed", "not_graded", "skipped")}  # fmt: skip
+    by_status = {
+        status: [c.id for c in student.checks if c.status == status]
+        for status in ("passed", "failed", "not_graded", "skipped")
+    }
     assert [id_in(line) for line in reported.log if line.startswith("✅")] == by_status["passed"]
     # Only a check that failed is a red cross: not one that was not graded or could not run here.
     assert [id_in(line) for line in reported.log if line.startswith("❌")] == by_status["failed"]
     errors = [line for line in reported.log if line.startswith("Error: ")]
     assert [id_in(line) for line in errors] == by_status["not_graded"]
-    for line, check_id in zip(errors, by_status["not_graded"]):
+    for line, check_id in zip(errors, by_status["not_graded"], strict=False):
         message = next(c.message for c in student.checks if c.id == check_id)
         assert line.endswith(" ".join(message.split()))  # on one line
     for check_id in by_status["skipped"]:
@@ -180,8 +185,10 @@ def assert_reporter_agrees(reported: Reported, student: Report) -> None:
     grand = f"🏆 Grand total tests passed: {len(by_status['passed'])}/{listed}"
     assert reported.log[-1] == grand
     if full:
-        assert f"Total points for webgrade: {js_to_fixed_2(student.max_score)}/{js_number(student.max_score)}" \
-               in reported.log  # fmt: skip
+        assert (
+            f"Total points for webgrade: {js_to_fixed_2(student.max_score)}/{js_number(student.max_score)}"
+            in reported.log
+        )
 
 
 def assert_numbers_are_plain(github_output: str) -> None:
@@ -206,8 +213,11 @@ def classroom_run(submission: str, tmp_path: Path, monkeypatch, *args: str) -> t
     run = run_webgrade(str(folder), "--format", "json", "--no-browser", "--classroom", *args, watch=folder)
     assert run.code == (0 if run.report["status"] == "passed" else 1), run.stderr
     full = Report.from_dict(run.report)
-    assert (full.score, full.max_score, full.status) == (run.report["score"], run.report["max_score"],
-                                                         run.report["status"])  # fmt: skip
+    assert (full.score, full.max_score, full.status) == (
+        run.report["score"],
+        run.report["max_score"],
+        run.report["status"],
+    )
     return full, github_output.read_text()
 
 
@@ -244,8 +254,9 @@ def test_a_server_that_does_not_start_errors_the_step(tmp_path, monkeypatch):
 
 
 def test_hidden_checks_stay_out_and_the_visible_points_are_recorded(tmp_path, monkeypatch):
-    full, output = classroom_run("examples/solution", tmp_path, monkeypatch,
-                                 "--rubric", str(ROOT / "examples" / "webgrade.toml"))  # fmt: skip
+    full, output = classroom_run(
+        "examples/solution", tmp_path, monkeypatch, "--rubric", str(ROOT / "examples" / "webgrade.toml")
+    )
     hidden = [c for c in full.checks if c.hidden]
     assert [c.id for c in hidden] == ["names.unknown"] and hidden[0].status == "passed"
     student = full.for_student()
@@ -257,9 +268,21 @@ def test_hidden_checks_stay_out_and_the_visible_points_are_recorded(tmp_path, mo
     assert_numbers_are_plain(output)
 
 
-FRACTIONAL_RUBRIC = "\n".join(f'[checks."{check_id}"]\npoints = 0.1' for check_id in (
-    "server.start", "home.status", "home.html", "home.not_found", "api.status", "api.json", "api.schema",
-    "cors.preflight", "cors.response", "browser.table"))  # fmt: skip
+FRACTIONAL_RUBRIC = "\n".join(
+    f'[checks."{check_id}"]\npoints = 0.1'
+    for check_id in (
+        "server.start",
+        "home.status",
+        "home.html",
+        "home.not_found",
+        "api.status",
+        "api.json",
+        "api.schema",
+        "cors.preflight",
+        "cors.response",
+        "browser.table",
+    )
+)
 
 
 def test_fractional_points_are_recorded_exactly(tmp_path, monkeypatch):
@@ -285,10 +308,14 @@ def test_a_full_grade_with_every_check_run_passes():
 
 def test_a_failing_hidden_check_is_not_in_classroom():
     """Classroom gets the student's view: the visible points, and a hidden failure neither named nor counted."""
-    report = Report("sub", "main.py", [
-        CheckResult("c.seen", "seen", "passed", 2, 2),
-        CheckResult("c.secret", "the secret zebra", "failed", 0, 3, "zebra", hidden=True),
-    ])  # fmt: skip
+    report = Report(
+        "sub",
+        "main.py",
+        [
+            CheckResult("c.seen", "seen", "passed", 2, 2),
+            CheckResult("c.secret", "the secret zebra", "failed", 0, 3, "zebra", hidden=True),
+        ],
+    )
     student = report.for_student()
     encoded = classroom.encode(student)
     assert "zebra" not in base64.b64decode(encoded).decode("utf-8")
@@ -313,13 +340,15 @@ def _fractional_reports():
 def test_fractional_sums_are_exact_in_the_reporter():
     noisy = 0  # cases where adding the checks' own scores would not give webgrade's score
     for scores in _fractional_reports():
-        checks = [CheckResult(f"c.n{i}", f"check {i}", "passed" if s else "failed", s, max(s, 0.5), "m")
-                  for i, s in enumerate(scores)]  # fmt: skip
+        checks = [
+            CheckResult(f"c.n{i}", f"check {i}", "passed" if s else "failed", s, max(s, 0.5), "m")
+            for i, s in enumerate(scores)
+        ]
         report = Report("sub", "main.py", checks)
         reported = grading_reporter("webgrade", {"WEBGRADE_RESULTS": classroom.encode(report)})
         assert reported.notices[0] == f"Points {js_number(report.score)}/{js_number(report.max_score)}", scores
         tests = classroom.result(report)["tests"]
-        for test, check in zip(tests, checks):  # a test's score moves by the rounding only, never visibly
+        for test, check in zip(tests, checks, strict=False):  # a test's score moves by the rounding only, never visibly
             assert abs(test["score"] - check.score) < 1e-4
         total = 0.0
         for check in checks:
@@ -329,8 +358,16 @@ def test_fractional_sums_are_exact_in_the_reporter():
 
 
 def test_the_model_prints_javascript_numbers():
-    cases = {13.0: "13", 0.9: "0.9", 0.1 + 0.2: "0.30000000000000004", 1e21: "1e+21", 1e-7: "1e-7",
-             0.000001: "0.000001", 123456789012.5: "123456789012.5", 2.5e-5: "0.000025"}  # fmt: skip
+    cases = {
+        13.0: "13",
+        0.9: "0.9",
+        0.1 + 0.2: "0.30000000000000004",
+        1e21: "1e+21",
+        1e-7: "1e-7",
+        0.000001: "0.000001",
+        123456789012.5: "123456789012.5",
+        2.5e-5: "0.000025",
+    }
     for value, text in cases.items():
         assert js_number(value) == text
     assert (js_to_fixed_2(13.0), js_to_fixed_2(11.7), js_to_fixed_2(1.005)) == ("13.00", "11.70", "1.00")
@@ -342,8 +379,9 @@ def test_the_model_reproduces_what_was_measured_on_the_old_output():
     points = [1, 1, 1, 1, 2, 1, 2, 2, 2]
     tests = [{"name": f"check {n} (c.{n})", "status": "pass", "score": p, "line_no": 0} for n, p in enumerate(points)]
     tests.append({"name": "the page draws (browser.table)", "status": "fail", "score": 0, "line_no": 0})
-    encoded = base64.b64encode(json.dumps({"version": 1, "status": "pass", "max_score": 13,
-                                           "tests": tests}).encode()).decode()  # fmt: skip
+    encoded = base64.b64encode(
+        json.dumps({"version": 1, "status": "pass", "max_score": 13, "tests": tests}).encode()
+    ).decode()
     reported = grading_reporter("webgrade", {"WEBGRADE_RESULTS": encoded})
     assert "❌ the page draws (browser.table)" in reported.log and reported.failed is None
     assert reported.log[-1] == "🏆 Grand total tests passed: 9/10" and reported.notices[0] == "Points 13/13"

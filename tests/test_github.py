@@ -15,14 +15,29 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, run_webgrade
+
 from grader.reports import github, markdown
 from grader.results import CheckResult, Report
 
 #: Commands the runner knows; a line naming any other is only logged.
-REGISTERED = {"add-mask", "add-matcher", "add-path", "debug", "echo", "endgroup", "error", "group", "notice",
-              "remove-matcher", "save-state", "set-env", "set-output", "stop-commands", "warning"}  # fmt: skip
+REGISTERED = {
+    "add-mask",
+    "add-matcher",
+    "add-path",
+    "debug",
+    "echo",
+    "endgroup",
+    "error",
+    "group",
+    "notice",
+    "remove-matcher",
+    "save-state",
+    "set-env",
+    "set-output",
+    "stop-commands",
+    "warning",
+}
 
 
 def _unescape(text: str, pairs: tuple[tuple[str, str], ...]) -> str:
@@ -37,7 +52,10 @@ LEGACY = (("%3B", ";"), ("%0D", "\r"), ("%0A", "\n"), ("%5D", "]"), ("%25", "%")
 
 
 def parse_command(line: str, registered: set[str]) -> tuple[str, dict, str] | None:
-    """One log line as the runner parses it: ``::name k=v,...::data`` after leading spaces, or ``##[name k=v;...]data`` anywhere."""
+    """One log line as the runner parses it.
+
+    ``::name k=v,...::data`` after leading spaces, or ``##[name k=v;...]data`` anywhere.
+    """
     known = {name.lower() for name in registered}
     message = line.lstrip()
     if message.startswith("::") and (end := message.find("::", 2)) >= 0:
@@ -45,13 +63,13 @@ def parse_command(line: str, registered: set[str]) -> tuple[str, dict, str] | No
         if name.lower() in known:
             pairs = [p.split("=", 1) for p in props.strip().split(",") if p]
             properties = {p[0]: _unescape(p[1], PROPERTY) for p in pairs if len(p) == 2 and p[0] and p[1]}
-            return name, properties, _unescape(message[end + 2:], DATA)
+            return name, properties, _unescape(message[end + 2 :], DATA)
     if (start := line.find("##[")) >= 0 and (end := line.find("]", start)) >= 0:
-        name, _, props = line[start + 3:end].partition(" ")
+        name, _, props = line[start + 3 : end].partition(" ")
         if name.lower() in known:
             pairs = [p.split("=", 1) for p in props.split(";") if p]
             properties = {p[0]: _unescape(p[1], LEGACY) for p in pairs if len(p) == 2 and p[0] and p[1]}
-            return name, properties, _unescape(line[end + 1:], LEGACY)
+            return name, properties, _unescape(line[end + 1 :], LEGACY)
     return None
 
 
@@ -114,10 +132,13 @@ def test_command_escaping_round_trips_through_the_runner_s_parser():
 def test_annotations_point_at_the_file_inside_the_workspace(tmp_path):
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "main.py").write_text("")
-    checks = [CheckResult("api.status", "GET /api/data answers 200", "failed", 0, 2, "saw 404", "fix it",
-                          file="main.py", line=18),
-              CheckResult("home.html", "home", "failed", 0, 1, "no title", file="gone.py", line=3),
-              CheckResult("home.status", "home", "not_graded", 0, 1, "not graded")]  # fmt: skip
+    checks = [
+        CheckResult(
+            "api.status", "GET /api/data answers 200", "failed", 0, 2, "saw 404", "fix it", file="main.py", line=18
+        ),
+        CheckResult("home.html", "home", "failed", 0, 1, "no title", file="gone.py", line=3),
+        CheckResult("home.status", "home", "not_graded", 0, 1, "not graded"),
+    ]
     report = Report("s", "e", checks)
     inside = github.annotations(report, tmp_path / "sub", workspace=tmp_path)
     assert [parse_command(line, REGISTERED)[1] for line in inside] == [
@@ -146,10 +167,16 @@ def test_step_summary_and_annotations(name, tmp_path, monkeypatch):
     else:
         assert run.code == 1 and "(failed)" in summary.splitlines()[0]
         (annotation,) = annotations
-        assert annotation[1] == {"file": f"{name}/main.py", "line": "18", "title": "GET /api/data answers 200 (api.status)"}
-        assert annotation[2] == ("expected GET /api/data to answer 200, saw 404 Not Found\n"
-                                 "try: your server answers /api/shaurya, but the page fetches /api/data: "
-                                 "change the route to @app.route('/api/data')")  # fmt: skip
+        assert annotation[1] == {
+            "file": f"{name}/main.py",
+            "line": "18",
+            "title": "GET /api/data answers 200 (api.status)",
+        }
+        assert annotation[2] == (
+            "expected GET /api/data to answer 200, saw 404 Not Found\n"
+            "try: your server answers /api/shaurya, but the page fetches /api/data: "
+            "change the route to @app.route('/api/data')"
+        )
         assert "| ❌ | GET /api/data answers 200 | `api.status` | 0/2 |" in summary
 
 
@@ -187,7 +214,7 @@ QUOTING_CHECK = textwrap.dedent('''
         raise Failure("expected JSON, saw:\\n" + http.get("/api/data").text, "return jsonify(records)")
 ''')
 
-SERVING = textwrap.dedent('''
+SERVING = textwrap.dedent("""
     import sys
     from flask import Flask
     from flask_cors import CORS
@@ -213,15 +240,15 @@ SERVING = textwrap.dedent('''
 
     if __name__ == '__main__':
         app.run(port=5001)
-''').format(evil=EVIL)
+""").format(evil=EVIL)
 
-CRASHING = textwrap.dedent('''
+CRASHING = textwrap.dedent("""
     from flask import Flask
     EVIL = {evil!r}
     for line in EVIL:
         print(line, flush=True)
     raise RuntimeError("\\n".join(EVIL))
-''').format(evil=EVIL)
+""").format(evil=EVIL)
 
 
 @pytest.mark.parametrize("server", ["serving", "crashing"])
@@ -232,8 +259,9 @@ def test_student_text_cannot_issue_workflow_commands(server, fmt, tmp_path, monk
     (folder / "main.py").write_text(SERVING if server == "serving" else CRASHING)
     (tmp_path / "checks").mkdir()
     (tmp_path / "checks" / "test_quote.py").write_text(QUOTING_CHECK)
-    run, summary, output = actions_run(folder, tmp_path, monkeypatch, "-v", "--format", fmt, "--classroom",
-                                       "--checks", str(tmp_path / "checks"))  # fmt: skip
+    run, summary, output = actions_run(
+        folder, tmp_path, monkeypatch, "-v", "--format", fmt, "--classroom", "--checks", str(tmp_path / "checks")
+    )
     assert run.code == 1
     # The student's text did reach the log: this test is not passing because it was dropped.
     assert "::add-mask::webgrade" in run.stdout and "##[set-output name=x;]" in run.stdout.replace("\\u0023", "#")
@@ -267,8 +295,10 @@ def test_a_guessed_resume_token_does_not_end_the_fence():
 
 
 def _failed(count: int, message: str = "saw 404", log: str = "") -> list[CheckResult]:
-    return [CheckResult(f"many.c{n:02}", f"check number {n}", "failed", 0, 1, f"check {n} {message}", "fix it",
-                        log=log) for n in range(1, count + 1)]  # fmt: skip
+    return [
+        CheckResult(f"many.c{n:02}", f"check number {n}", "failed", 0, 1, f"check {n} {message}", "fix it", log=log)
+        for n in range(1, count + 1)
+    ]
 
 
 @pytest.mark.parametrize("count", [0, 1, 9, 10, 11, 14, 60])
@@ -305,9 +335,11 @@ MIXED = "aé€😀 &<*|`_#" * 5
 def test_summary_fits_its_budget_and_keeps_every_scorecard_line(budget):
     huge = MIXED * 4_000  # 200 KB, on one line
     flood = "\n".join(f"line {n} {MIXED}" for n in range(3_000)) + "\nthe last line"
-    checks = [CheckResult("server.start", "starts", "passed", 1, 1, warnings=["w " + huge]),
-              CheckResult("short.one", "a short one", "failed", 0, 2, "short message", "short hint"),
-              *_failed(14, huge, flood)]  # fmt: skip
+    checks = [
+        CheckResult("server.start", "starts", "passed", 1, 1, warnings=["w " + huge]),
+        CheckResult("short.one", "a short one", "failed", 0, 2, "short message", "short hint"),
+        *_failed(14, huge, flood),
+    ]
     report = Report("s", "e", checks, notes=["a note"])
     full = markdown.render(report)
     assert len(full.encode()) > 2_000_000, "the page uncut is twice the runner's limit"
@@ -317,7 +349,9 @@ def test_summary_fits_its_budget_and_keeps_every_scorecard_line(budget):
     assert page.startswith("## webgrade: 1/17 (failed)\n\n> a note\n")
     for row in _scorecard_rows(report):
         assert page.count("\n" + row) == 1, row
-    assert "| a short one | `short.one` | 0/2 | short message<br>**Try:** short hint |" in page, "short texts stay whole"
+    assert "| a short one | `short.one` | 0/2 | short message<br>**Try:** short hint |" in page, (
+        "short texts stay whole"
+    )
     cut = page.count("✂ cut:")
     assert cut >= 14 * 2 + 1, "each long message, warning and log carries the marker"
     assert page.count("<details><summary>What the server printed (many.c") == 14
@@ -361,7 +395,8 @@ MANY_FAILING_CHECKS = "import pytest\nfrom grader import Failure\n\nBIG = {big!r
     def test_c{n:02}(server):
         """check number {n}"""
         raise Failure("check {n} saw " + BIG, "hint " + BIG[:10_000], log=server.log_text() + "\\nend of log {n}")
-    ''') for n in range(1, 15)
+    ''')
+    for n in range(1, 15)
 )
 
 #: Before it serves, the server prints a flood: about 400 KB of lines with multibyte characters (and a command).
@@ -375,8 +410,9 @@ def test_many_failed_checks_with_huge_messages_and_a_flooding_server(tmp_path, m
     (folder / "main.py").write_text(FLOOD.format(text=MIXED + " ::add-mask::x ##[set-output name=x;]y") + source)
     (tmp_path / "checks").mkdir()
     (tmp_path / "checks" / "test_many.py").write_text(MANY_FAILING_CHECKS.format(big=MIXED))
-    run, _, _ = actions_run(folder, tmp_path, monkeypatch, "--checks", str(tmp_path / "checks"),
-                            workspace=tmp_path / "repo")  # fmt: skip
+    run, _, _ = actions_run(
+        folder, tmp_path, monkeypatch, "--checks", str(tmp_path / "checks"), workspace=tmp_path / "repo"
+    )
     assert run.code == 1
     annotations = fenced_then_annotations(runner_commands(run.stdout))
     assert len(annotations) == 10

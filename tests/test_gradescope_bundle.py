@@ -31,7 +31,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, SERVERS, WEBGRADE
 from gradescope_spec import check_gradescope_fields
 
@@ -52,9 +51,16 @@ def offline_env(root: Path) -> dict[str, str]:
     """What setup.sh and run_autograder run with: no network, and none of the developer's uv settings."""
     keep = {"UV_PYTHON_INSTALL_DIR"}  # where the developer's uv-managed Pythons are, if any
     env = {name: value for name, value in os.environ.items() if not name.startswith("UV_") or name in keep}
-    env.update({"WEBGRADE_AUTOGRADER_ROOT": str(root), "UV_OFFLINE": "1", "UV_NO_CONFIG": "1",
-                "UV_PYTHON_DOWNLOADS": "never", "PATH": f"{Path(UV).parent}{os.pathsep}{os.environ['PATH']}",
-                "NO_COLOR": "1"})  # fmt: skip
+    env.update(
+        {
+            "WEBGRADE_AUTOGRADER_ROOT": str(root),
+            "UV_OFFLINE": "1",
+            "UV_NO_CONFIG": "1",
+            "UV_PYTHON_DOWNLOADS": "never",
+            "PATH": f"{Path(UV).parent}{os.pathsep}{os.environ['PATH']}",
+            "NO_COLOR": "1",
+        }
+    )
     for name in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME"):
         env.pop(name, None)
     return env
@@ -66,23 +72,54 @@ def pins(lines: list[str] | str) -> dict[str, str]:
 
     if isinstance(lines, str):
         lines = lines.splitlines()
-    return {canonicalize_name(name): version
-            for name, version in (line.strip().split("==") for line in lines if line.strip())}  # fmt: skip
+    return {
+        canonicalize_name(name): version
+        for name, version in (line.strip().split("==") for line in lines if line.strip())
+    }
 
 
 def download_wheels(requirements: Path, wheelhouse: Path, env: dict[str, str], cwd: Path) -> None:
     """A wheel of every pin in ``requirements``, for the Python setup.sh's ``uv venv --python '>=3.11'`` picks."""
-    found = subprocess.run([UV, "python", "find", "--system", "--no-project", ">=3.11"], capture_output=True,
-                           text=True, timeout=60, cwd=cwd, env=env)  # fmt: skip
+    found = subprocess.run(
+        [UV, "python", "find", "--system", "--no-project", ">=3.11"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        env=env,
+    )
     assert found.returncode == 0, found.stderr
     python = found.stdout.strip()
     # pip, run on that interpreter, picks the wheels its tags accept; uv has no "pip download".  This step is
     # the only one that reaches a registry: with the developer's own settings, as `uv sync` does.
     fetch_env = {name: value for name, value in os.environ.items() if name not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    download = subprocess.run([UV, "tool", "run", "--quiet", "--python", python, "--from", "pip", "pip", "download",
-                               "--quiet", "--no-deps", "--only-binary", ":all:", "--requirement", str(requirements),
-                               "--dest", str(wheelhouse)],
-                              capture_output=True, text=True, timeout=600, cwd=cwd, env=fetch_env)  # fmt: skip
+    download = subprocess.run(
+        [
+            UV,
+            "tool",
+            "run",
+            "--quiet",
+            "--python",
+            python,
+            "--from",
+            "pip",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "--requirement",
+            str(requirements),
+            "--dest",
+            str(wheelhouse),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=cwd,
+        env=fetch_env,
+    )
     assert download.returncode == 0, (
         f"could not download a wheel of every pin in requirements.txt for {python}; a pin with no wheel would be "
         f"built from source by setup.sh on Gradescope, which this test does not do:\n{download.stdout}{download.stderr}"
@@ -103,14 +140,25 @@ def autograder(tmp_path_factory) -> Iterator[Path]:
 
 def set_up(tmp: Path) -> Path:
     bundle = tmp / "autograder.zip"
-    made = subprocess.run([*WEBGRADE, "gradescope-bundle", "--rubric", str(ROOT / "examples" / "webgrade.toml"),
-                           "-o", str(bundle)], capture_output=True, text=True, timeout=120, cwd=tmp)  # fmt: skip
+    made = subprocess.run(
+        [*WEBGRADE, "gradescope-bundle", "--rubric", str(ROOT / "examples" / "webgrade.toml"), "-o", str(bundle)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp,
+    )
     assert made.returncode == 0, made.stderr
     with zipfile.ZipFile(bundle) as archive:
         names = set(archive.namelist())
         modes = {i.filename: stat.S_IMODE(i.external_attr >> 16) for i in archive.infolist()}
-    assert {"setup.sh", "run_autograder", "requirements.txt", "rubric/webgrade.toml",
-            "rubric/instructor_checks/test_names.py", "python/grader/cli.py"} <= names  # fmt: skip
+    assert {
+        "setup.sh",
+        "run_autograder",
+        "requirements.txt",
+        "rubric/webgrade.toml",
+        "rubric/instructor_checks/test_names.py",
+        "python/grader/cli.py",
+    } <= names
     assert modes["setup.sh"] & 0o111 and modes["run_autograder"] & 0o111
     assert not [n for n in names if "__pycache__" in n]
 
@@ -121,8 +169,14 @@ def set_up(tmp: Path) -> Path:
     env = {**offline_env(root), "UV_CACHE_DIR": str(cache)}
     try:
         download_wheels(source / "requirements.txt", wheelhouse, env, source)
-        setup = subprocess.run(["bash", str(source / "setup.sh")], capture_output=True, text=True, timeout=300,
-                               cwd=source, env={**env, "UV_FIND_LINKS": str(wheelhouse)})  # fmt: skip
+        setup = subprocess.run(
+            ["bash", str(source / "setup.sh")],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=source,
+            env={**env, "UV_FIND_LINKS": str(wheelhouse)},
+        )
         assert setup.returncode == 0, setup.stdout + setup.stderr
     finally:
         shutil.rmtree(wheelhouse, ignore_errors=True)
@@ -134,8 +188,15 @@ def set_up(tmp: Path) -> Path:
 def run_autograder(root: Path, submission: Path) -> dict:
     shutil.rmtree(root / "submission", ignore_errors=True)
     shutil.copytree(submission, root / "submission")
-    run = subprocess.run([str(root / "run_autograder")], capture_output=True, text=True, timeout=300, cwd=root,
-                         env=offline_env(root), stdin=subprocess.DEVNULL)  # fmt: skip
+    run = subprocess.run(
+        [str(root / "run_autograder")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=root,
+        env=offline_env(root),
+        stdin=subprocess.DEVNULL,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     results = json.loads((root / "results" / "results.json").read_text())
     check_gradescope_fields(results)
@@ -149,8 +210,13 @@ def test_setup_installs_exactly_the_pinned_versions(autograder):
     pinned = pins((autograder / "source" / "requirements.txt").read_text())
     assert pinned == pins(requirements()), "the bundle pins the versions installed where it was made"
     script = "import importlib.metadata as m\nfor d in m.distributions(): print(d.metadata['Name'] + '==' + d.version)"
-    listed = subprocess.run([str(autograder / "source" / ".venv" / "bin" / "python"), "-I", "-c", script],
-                            capture_output=True, text=True, timeout=60, env=offline_env(autograder))  # fmt: skip
+    listed = subprocess.run(
+        [str(autograder / "source" / ".venv" / "bin" / "python"), "-I", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=offline_env(autograder),
+    )
     assert listed.returncode == 0, listed.stderr
     assert pins(listed.stdout) == pinned
 
@@ -158,7 +224,9 @@ def test_setup_installs_exactly_the_pinned_versions(autograder):
 def test_bundle_grades_a_passing_submission(autograder):
     results = run_autograder(autograder, ROOT / "examples" / "solution")
     tests = {t["name"].rsplit("(", 1)[1].rstrip(")"): t for t in results["tests"]}
-    assert {"server.start", "api.schema", "hacks.own_record", "names.route", "names.lookup", "names.unknown"} <= set(tests)
+    assert {"server.start", "api.schema", "hacks.own_record", "names.route", "names.lookup", "names.unknown"} <= set(
+        tests
+    )
     assert all(t["status"] == "passed" for t in tests.values() if not t["name"].endswith("(browser.table)"))
     assert results["score"] == sum(t["max_score"] for t in tests.values() if t["status"] == "passed")
     assert tests["names.lookup"]["max_score"] == 3, "the rubric's points, over the check's own"
@@ -189,8 +257,12 @@ def test_bundle_explains_a_submission_it_cannot_grade(autograder, tmp_path):
 def test_bundle_refuses_a_broken_rubric(tmp_path):
     rubric = tmp_path / "webgrade.toml"
     rubric.write_text("[checks.\"api.status\"]\npoints = 'many'\n")
-    made = subprocess.run([*WEBGRADE, "gradescope-bundle", "--rubric", str(rubric), "-o", str(tmp_path / "b.zip")],
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    made = subprocess.run(
+        [*WEBGRADE, "gradescope-bundle", "--rubric", str(rubric), "-o", str(tmp_path / "b.zip")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert made.returncode == 2 and "webgrade.toml, line 2" in made.stderr and "Traceback" not in made.stderr
     assert not (tmp_path / "b.zip").exists()
 

@@ -14,18 +14,26 @@ import time
 from pathlib import Path
 
 import pytest
-
-from conftest import (ROOT, SERVERS, WEBGRADE, processes_of, run_webgrade, tree_digest, wait_for_no_webgrade_files,
-                      wait_gone)  # fmt: skip
+from conftest import (
+    ROOT,
+    WEBGRADE,
+    processes_of,
+    run_webgrade,
+    tree_digest,
+    wait_for_no_webgrade_files,
+    wait_gone,
+)
 from untrusted import bwrap_works, leftovers
-from grader.run.server import free_port, port_is_free
+
+from grader.run.server import free_port
 
 REFERENCE = (ROOT / "reference_server" / "main.py").read_text()
 
 
 def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([*WEBGRADE, *args], cwd=cwd, capture_output=True, text=True, timeout=120,
-                          stdin=subprocess.DEVNULL)  # fmt: skip
+    return subprocess.run(
+        [*WEBGRADE, *args], cwd=cwd, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
+    )
 
 
 # --- usage errors: exit 2 with a plain message, never a traceback ---
@@ -97,14 +105,21 @@ def test_a_single_py_file_is_graded(tmp_path):
 
 def test_server_runs_in_its_folder_with_a_minimal_environment(tmp_path):
     (tmp_path / "motto.txt").write_text("read relative to the submission's folder")
-    (tmp_path / "main.py").write_text(REFERENCE.replace(
-        "app = Flask(__name__)",
-        "import os\nprint('CWD-FILE:', open('motto.txt').read())\n"
-        "print('ENV-KEYS:', sorted(os.environ))\napp = Flask(__name__)",
-    ))  # fmt: skip
+    (tmp_path / "main.py").write_text(
+        REFERENCE.replace(
+            "app = Flask(__name__)",
+            "import os\nprint('CWD-FILE:', open('motto.txt').read())\n"
+            "print('ENV-KEYS:', sorted(os.environ))\napp = Flask(__name__)",
+        )
+    )
     env = {**os.environ, "GITHUB_TOKEN": "ghp_secret_value", "AWS_SECRET_ACCESS_KEY": "aws_secret_value"}
-    result = subprocess.run([*WEBGRADE, "check", str(tmp_path), "--format", "json", "-v"], capture_output=True,
-                            text=True, env=env, timeout=120)  # fmt: skip
+    result = subprocess.run(
+        [*WEBGRADE, "check", str(tmp_path), "--format", "json", "-v"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     report = json.loads(result.stdout)
     assert report["status"] == "passed"
     log = report["server_log"]
@@ -132,8 +147,9 @@ def test_terminal_scorecard_has_marks_points_messages_and_hints(copy_server):
 
 
 def test_command_starts_any_other_server(tmp_path):
-    (tmp_path / "serve.py").write_text(REFERENCE.replace("app.run(port=5001)",
-                                                         "import os; app.run(port=int(os.environ['PORT']))"))
+    (tmp_path / "serve.py").write_text(
+        REFERENCE.replace("app.run(port=5001)", "import os; app.run(port=int(os.environ['PORT']))")
+    )
     command = f"{sys.executable} serve.py --listen {{port}}"
     run = run_webgrade(str(tmp_path / "serve.py"), "--command", command, "--format", "json", watch=tmp_path)
     assert run.report["status"] == "passed", run.stdout
@@ -147,8 +163,16 @@ def test_server_on_a_different_port_is_named(tmp_path):
         "import http.server\n"
         f"http.server.HTTPServer(('127.0.0.1', {port}), http.server.BaseHTTPRequestHandler).serve_forever()\n"
     )
-    run = run_webgrade(str(tmp_path / "serve.py"), "--command", f"{sys.executable} serve.py", "--timeout", "3",
-                       "--format", "json", watch=tmp_path)  # fmt: skip
+    run = run_webgrade(
+        str(tmp_path / "serve.py"),
+        "--command",
+        f"{sys.executable} serve.py",
+        "--timeout",
+        "3",
+        "--format",
+        "json",
+        watch=tmp_path,
+    )
     start = run.check("server.start")
     assert start["status"] == "failed"
     assert f"listen on port {port} instead" in start["message"]
@@ -177,8 +201,12 @@ def test_a_squatter_on_the_port_does_not_pass_for_our_server(copy_server):
     thread = threading.Thread(target=squatter.serve_forever, daemon=True)
     thread.start()
     try:
-        result = subprocess.run([*WEBGRADE, "check", str(folder), "--port", str(port), "--format", "json"],
-                                capture_output=True, text=True, timeout=120)  # fmt: skip
+        result = subprocess.run(
+            [*WEBGRADE, "check", str(folder), "--port", str(port), "--format", "json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         squatter.shutdown()
         squatter.server_close()
@@ -203,9 +231,13 @@ def test_server_and_files_die_with_the_grader(copy_server, tmp_path, sig, sandbo
     folder = copy_server("never_binds")
     tmpdir = tmp_path / "grader-tmp"
     tmpdir.mkdir()
-    grader = subprocess.Popen([*WEBGRADE, "check", str(folder), "--timeout", "60", "--no-browser", "--sandbox", sandbox],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-                              env={**os.environ, "TMPDIR": str(tmpdir)})  # fmt: skip
+    grader = subprocess.Popen(
+        [*WEBGRADE, "check", str(folder), "--timeout", "60", "--no-browser", "--sandbox", sandbox],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "TMPDIR": str(tmpdir)},
+    )
     try:
         deadline = time.monotonic() + 60
         # Running its checks (pytest's folder is made after the server is spawned), its server's processes up.
@@ -241,7 +273,8 @@ def test_each_run_uses_fresh_process_files(copy_server):
 
 def test_instructor_runs_checks_with_plain_pytest(tmp_path):
     checks = tmp_path / "test_extra.py"
-    checks.write_text(textwrap.dedent('''
+    checks.write_text(
+        textwrap.dedent("""
         import pytest
 
         @pytest.mark.check("api.two_people", points=2)
@@ -250,10 +283,29 @@ def test_instructor_runs_checks_with_plain_pytest(tmp_path):
 
         def test_routes_known(routes):
             assert {r.rule for r in routes} >= {"/", "/api/data"}
-    '''))
-    result = subprocess.run([sys.executable, "-m", "pytest", str(checks), "-p", "no:cacheprovider", "-p", "no:xdist",
-                             "--webgrade", str(ROOT / "reference_server"), "-q", "--rootdir", str(tmp_path)],
-                            capture_output=True, text=True, timeout=120, cwd=tmp_path)  # fmt: skip
+    """)
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(checks),
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            "--webgrade",
+            str(ROOT / "reference_server"),
+            "-q",
+            "--rootdir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout
 
@@ -282,15 +334,22 @@ def test_ctrl_c_during_the_checks_is_not_a_grade(tmp_path):
     folder = tmp_path / "handler_hangs"
     shutil.copytree(ROOT / "tests" / "hostile" / "handler_hangs", folder)
     main = folder / "main.py"  # says when a check is waiting on it: a file in its (temporary) working folder
-    main.write_text(main.read_text().replace("    time.sleep(3600)", "    open('entered', 'w').close()\n    time.sleep(3600)"))
+    main.write_text(
+        main.read_text().replace("    time.sleep(3600)", "    open('entered', 'w').close()\n    time.sleep(3600)")
+    )
     assert "open('entered'" in main.read_text()
     rubric = tmp_path / "rubric.toml"  # the check waits for the answer until it is interrupted, however long that takes
     rubric.write_text("[assignment]\nrequest_timeout = 600\n")
     tmpdir = tmp_path / "grader-tmp"
     tmpdir.mkdir()
-    grader = subprocess.Popen([*WEBGRADE, "check", str(folder), "--no-browser", "--format", "json", "--rubric", str(rubric)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-                              env={**os.environ, "TMPDIR": str(tmpdir)})  # fmt: skip
+    grader = subprocess.Popen(
+        [*WEBGRADE, "check", str(folder), "--no-browser", "--format", "json", "--rubric", str(rubric)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "TMPDIR": str(tmpdir)},
+    )
     try:
         deadline = time.monotonic() + 60
         while not list(tmpdir.glob("webgrade-*/work/entered")):  # a check is waiting on GET /api/data

@@ -32,18 +32,27 @@ from pathlib import Path
 
 import pytest
 import xmlschema
+from conftest import ROOT, run_webgrade
 from junitparser import JUnitXml
 
-from conftest import ROOT, run_webgrade
 from grader.reports import junit
 from grader.results import CheckResult, Report
 
 XSD_MEMBER = "testing/example_scripts/junit-10.xsd"
 #: What pip prints when it cannot reach the index at all (as opposed to any other failure).
 #: (pip -vv logs "Could not fetch URL ...: connection error" even with PIP_RETRIES=0, where -v says nothing.)
-UNREACHABLE = ("Could not fetch URL", "connection error", "NewConnectionError", "Max retries exceeded",
-               "Temporary failure in name resolution", "Name or service not known", "Network is unreachable",
-               "ConnectTimeoutError", "Read timed out", "ProxyError")  # fmt: skip
+UNREACHABLE = (
+    "Could not fetch URL",
+    "connection error",
+    "NewConnectionError",
+    "Max retries exceeded",
+    "Temporary failure in name resolution",
+    "Name or service not known",
+    "Network is unreachable",
+    "ConnectTimeoutError",
+    "Read timed out",
+    "ProxyError",
+)
 
 
 def _pip() -> list[str] | None:
@@ -52,16 +61,20 @@ def _pip() -> list[str] | None:
     candidates += [[found, "-m", "pip"] for name in ("python3", "python") if (found := shutil.which(name))]
     candidates += [[found] for name in ("pip3", "pip") if (found := shutil.which(name))]
     for pip in candidates:
-        probe = subprocess.run([*pip, "--version"], check=False, capture_output=True, text=True,
-                               stdin=subprocess.DEVNULL)
+        probe = subprocess.run(
+            [*pip, "--version"], check=False, capture_output=True, text=True, stdin=subprocess.DEVNULL
+        )
         if probe.returncode == 0:
             return pip
     return None
 
 
 def _lines_about_the_index(output: str) -> str:
-    return "\n".join(line for line in output.splitlines()
-                     if line.startswith(("Looking in", "ERROR", "WARNING")) or "Could not fetch" in line)
+    return "\n".join(
+        line
+        for line in output.splitlines()
+        if line.startswith(("Looking in", "ERROR", "WARNING")) or "Could not fetch" in line
+    )
 
 
 def _in_ci() -> bool:
@@ -79,11 +92,24 @@ def junit_10(tmp_path_factory) -> xmlschema.XMLSchema:
     scratch = where / "tmp"  # pip's build environment, kept under pytest's own temporary directory
     scratch.mkdir()
     download = subprocess.run(
-        [*pip, "download", "-vv", "--no-deps", "--no-binary", ":all:", "--no-input", f"pytest=={version}",
-         "-d", str(where)],
-        check=False, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+        [
+            *pip,
+            "download",
+            "-vv",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "--no-input",
+            f"pytest=={version}",
+            "-d",
+            str(where),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
         env={**os.environ, "TMPDIR": str(scratch), "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
-    )  # fmt: skip
+    )
     if download.returncode != 0:
         output = download.stdout + download.stderr
         unreachable = any(sign in output for sign in UNREACHABLE)
@@ -111,7 +137,7 @@ def assert_readable(xml: str, report: Report) -> None:
     (suite,) = root.findall("testsuite")
     cases = suite.findall("testcase")
     assert len(cases) == len(report.checks)
-    for case, check in zip(cases, report.checks):
+    for case, check in zip(cases, report.checks, strict=False):
         assert set(case.attrib) == {"name", "classname", "time"}, "junit-10 allows no other attribute here"
         assert case.get("name") == f"{check.name} ({check.id})"
         assert case.get("classname") == f"webgrade.{check.category}"
@@ -154,8 +180,12 @@ RUNS = {
     "passing, browser skipped": ("reference_server", (), "passed", "skipped"),
     "failing, dependents not graded, at the student's line": ("tests/servers/route_renamed", (), "failed", "failed"),
     "not graded: the server does not start": ("tests/servers/crash_import", (), "not_graded", "not_graded"),
-    "hidden instructor check": ("examples/solution", ("--rubric", str(ROOT / "examples" / "webgrade.toml")),
-                                "passed", "passed"),
+    "hidden instructor check": (
+        "examples/solution",
+        ("--rubric", str(ROOT / "examples" / "webgrade.toml")),
+        "passed",
+        "passed",
+    ),
 }
 
 
@@ -187,9 +217,19 @@ def test_every_junit_file_validates_against_junit_10(case, junit_10, tmp_path, m
 def every_kind_of_check() -> Report:
     checks = [
         CheckResult("server.start", "the server starts", "passed", 1, 1),
-        CheckResult("api.status", "GET /api/data answers 200", "failed", 0, 2, "expected 200, saw 404",
-                    "rename the route to /api/data", log="\x1b[31mTraceback\x00 (most recent call last)\x07",
-                    warnings=["a <warning> & \"quotes\""], file="main.py", line=18),
+        CheckResult(
+            "api.status",
+            "GET /api/data answers 200",
+            "failed",
+            0,
+            2,
+            "expected 200, saw 404",
+            "rename the route to /api/data",
+            log="\x1b[31mTraceback\x00 (most recent call last)\x07",
+            warnings=['a <warning> & "quotes"'],
+            file="main.py",
+            line=18,
+        ),
         CheckResult("api.json", "the API answers JSON", "not_graded", 0, 1, "not graded: it needs api.status"),
         CheckResult("browser.table", "the page draws one row per record", "skipped", 0, 0, "not run (--no-browser)"),
         CheckResult("home.html", "the home page is HTML", "failed", 0, 1, "expected <title>", file="main.py"),

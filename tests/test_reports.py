@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from junitparser import Failure, JUnitXml, Skipped
-
 from conftest import ROOT, run_webgrade
 from gradescope_spec import check_gradescope_fields
+from junitparser import Failure, JUnitXml, Skipped
 
 # What Classroom's graders write (version 1) and its grading reporter reads.
 CLASSROOM_TEST = {"name", "status", "score", "message", "test_code", "filename", "line_no", "duration"}
@@ -34,8 +33,9 @@ class Outputs:
     stdout: str
 
 
-def grade_to_every_format(folder: Path, tmp_path: Path, monkeypatch, *args: str, fmt: str = "json",
-                          step_summary: Path | None = None) -> Outputs:
+def grade_to_every_format(
+    folder: Path, tmp_path: Path, monkeypatch, *args: str, fmt: str = "json", step_summary: Path | None = None
+) -> Outputs:
     """Grade once into JUnit, Gradescope and Classroom; with ``step_summary``, as in GitHub Actions."""
     out = tmp_path / "out"
     out.mkdir(exist_ok=True)
@@ -47,8 +47,19 @@ def grade_to_every_format(folder: Path, tmp_path: Path, monkeypatch, *args: str,
     else:
         monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     monkeypatch.setenv("GITHUB_OUTPUT", str(github_output))
-    run = run_webgrade(str(folder), "--format", fmt, "--no-browser", "--junit", str(out / "junit.xml"),
-                       "--gradescope", str(out / "gradescope"), "--classroom", *args, watch=folder)  # fmt: skip
+    run = run_webgrade(
+        str(folder),
+        "--format",
+        fmt,
+        "--no-browser",
+        "--junit",
+        str(out / "junit.xml"),
+        "--gradescope",
+        str(out / "gradescope"),
+        "--classroom",
+        *args,
+        watch=folder,
+    )
     assert run.code in (0, 1), run.stderr
     lines = github_output.read_text().splitlines()
     assert len(lines) == 1 and lines[0].startswith("result="), lines
@@ -126,8 +137,9 @@ def test_junit_points_at_the_student_s_line(copy_server, tmp_path, monkeypatch):
 def test_junit_survives_control_characters_in_server_output(tmp_path, monkeypatch):
     folder = tmp_path / "noisy"
     folder.mkdir()
-    (folder / "main.py").write_text('from flask import Flask\nprint("\\x1b[31mred\\x00 and \\x07bell", flush=True)\n'
-                                    "raise SystemExit(3)\n")
+    (folder / "main.py").write_text(
+        'from flask import Flask\nprint("\\x1b[31mred\\x00 and \\x07bell", flush=True)\nraise SystemExit(3)\n'
+    )
     outputs = grade_to_every_format(folder, tmp_path, monkeypatch)
     assert by_id(outputs.report)["server.start"]["status"] == "failed"
     (suite,) = list(JUnitXml.fromfile(str(outputs.junit)))
@@ -261,8 +273,9 @@ def test_hidden_checks_count_but_never_reach_the_student(copy_server, tmp_path, 
     tests = {id_of(t["name"]): t for t in full.gradescope["tests"]}
     assert tests["secret.word"]["visibility"] == tests["api.schema"]["visibility"] == "after_published"
     assert full.gradescope["score"] == report["score"]
-    student_gradescope = [full.gradescope["output"]] + [t["output"] + t["name"] for t in full.gradescope["tests"]
-                                                        if t["visibility"] == "visible"]  # fmt: skip
+    student_gradescope = [full.gradescope["output"]] + [
+        t["output"] + t["name"] for t in full.gradescope["tests"] if t["visibility"] == "visible"
+    ]
 
     # The terminal, the step summary, annotations, Classroom and JUnit are the student's.
     summary = tmp_path / "summary.md"

@@ -10,14 +10,22 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, run_webgrade
+
 from grader import rubric as rubrics
 from grader.lessons.web_server.checks import test_hacks
 from grader.results import CheckResult
 
-LESSON = {"api_path": "/api/data", "origins": ["http://127.0.0.1:4100"], "schema": None, "min_records": 1,
-          "request_timeout": 5.0, "checks_dirs": [], "required": set(), "hidden": {}}  # fmt: skip
+LESSON = {
+    "api_path": "/api/data",
+    "origins": ["http://127.0.0.1:4100"],
+    "schema": None,
+    "min_records": 1,
+    "request_timeout": 5.0,
+    "checks_dirs": [],
+    "required": set(),
+    "hidden": {},
+}
 
 
 def write(folder: Path, text: str, name: str = "webgrade.toml") -> Path:
@@ -49,10 +57,16 @@ def test_default_rubric_is_the_lesson(tmp_path):
 def test_template_copy_in_the_hack_checks_matches_student_template():
     """The hack checks compare against the template's page and records; they must be the template's own."""
     tree = ast.parse((ROOT / "student_template" / "main.py").read_text())
-    html = next(n.value.value for n in ast.walk(tree) if isinstance(n, ast.Assign)
-                and getattr(n.targets[0], "id", "") == "html_content")  # fmt: skip
-    records = [ast.literal_eval(n.args[0]) for n in ast.walk(tree) if isinstance(n, ast.Call)
-               and getattr(n.func, "attr", "") == "append"]  # fmt: skip
+    html = next(
+        n.value.value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "html_content"
+    )
+    records = [
+        ast.literal_eval(n.args[0])
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "append"
+    ]
     assert html == test_hacks.TEMPLATE_HOME
     assert records == test_hacks.TEMPLATE_RECORDS
 
@@ -63,7 +77,9 @@ def test_template_copy_in_the_hack_checks_matches_student_template():
 def test_rubric_file_sets_every_setting(tmp_path):
     (tmp_path / "people.json").write_text(json.dumps({"type": "array"}))
     (tmp_path / "more_checks").mkdir()
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         [assignment]
         api_path = "/api/people"
         origins = ["http://127.0.0.1:4100", "https://me.github.io"]
@@ -87,7 +103,8 @@ def test_rubric_file_sets_every_setting(tmp_path):
 
         [gradescope]
         hidden_visibility = "after_published"
-    """)
+    """,
+    )
     rubric = rubrics.load(path)
     assert rubric.api_path == "/api/people"
     assert rubric.origins == ["http://127.0.0.1:4100", "https://me.github.io"]
@@ -103,21 +120,35 @@ def test_rubric_file_sets_every_setting(tmp_path):
     assert rubric.lines == {"api.schema": 9, "cors.response": 13, "hacks.own_record": 16, "names.lookup": 18}
 
 
-@pytest.mark.parametrize("text, line, words", [
-    ('[checks."api.status"]\npoints = 2\npionts = 3\n', 3,
-     ['unknown key "pionts" in [checks."api.status"]', 'did you mean "points"', "points, required, hidden"]),
-    ('[assignment]\n# the lesson\napi-path = "/api/x"\n', 3, ['unknown key "api-path" in [assignment]', '"api_path"']),
-    ('[asignment]\napi_path = "/api/x"\n', 1, ['unknown key "asignment" at the top level', '"assignment"']),
-    ('[checks."api.status"]\n\n\npoints = "two"\n', 4, ['"points" must be a number', "'two' (text)"]),
-    ('[checks."api.status"]\nrequired = "yes"\n', 2, ['"required" must be true or false']),
-    ("[assignment]\nmin_records = -1\n", 2, ['"min_records" must be a whole number']),
-    ('[assignment]\norigins = ["http://x.org/"]\n', 2, ['"origins" must be a list of origins', "no path or trailing slash"]),
-    ('[assignment]\napi_path = "api/data"\n', 2, ['"api_path" must be a path starting with /']),
-    ('[assignment]\nschema = "missing.json"\n', 2, ['"schema" names \'missing.json\'', "no such file"]),
-    ('[gradescope]\nhidden_visibility = "secret"\n', 2, ['"hidden_visibility" must be one of']),
-    ('[checks."api.status"]\npoints = = 2\n', 2, ["not valid TOML", "Invalid value"]),
-    ('checks = 3\n', 1, ["[checks] must be a table, saw a number"]),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "text, line, words",
+    [
+        (
+            '[checks."api.status"]\npoints = 2\npionts = 3\n',
+            3,
+            ['unknown key "pionts" in [checks."api.status"]', 'did you mean "points"', "points, required, hidden"],
+        ),
+        (
+            '[assignment]\n# the lesson\napi-path = "/api/x"\n',
+            3,
+            ['unknown key "api-path" in [assignment]', '"api_path"'],
+        ),
+        ('[asignment]\napi_path = "/api/x"\n', 1, ['unknown key "asignment" at the top level', '"assignment"']),
+        ('[checks."api.status"]\n\n\npoints = "two"\n', 4, ['"points" must be a number', "'two' (text)"]),
+        ('[checks."api.status"]\nrequired = "yes"\n', 2, ['"required" must be true or false']),
+        ("[assignment]\nmin_records = -1\n", 2, ['"min_records" must be a whole number']),
+        (
+            '[assignment]\norigins = ["http://x.org/"]\n',
+            2,
+            ['"origins" must be a list of origins', "no path or trailing slash"],
+        ),
+        ('[assignment]\napi_path = "api/data"\n', 2, ['"api_path" must be a path starting with /']),
+        ('[assignment]\nschema = "missing.json"\n', 2, ["\"schema\" names 'missing.json'", "no such file"]),
+        ('[gradescope]\nhidden_visibility = "secret"\n', 2, ['"hidden_visibility" must be one of']),
+        ('[checks."api.status"]\npoints = = 2\n', 2, ["not valid TOML", "Invalid value"]),
+        ("checks = 3\n", 1, ["[checks] must be a table, saw a number"]),
+    ],
+)
 def test_mistakes_name_the_line_and_the_key(tmp_path, text, line, words):
     error = error_of(write(tmp_path, text))
     assert error.line == line, str(error)
@@ -142,8 +173,10 @@ def test_a_typo_in_a_rubric_is_a_usage_error_not_a_traceback(tmp_path):
     path = write(tmp_path, '[assignment]\nmin_records = 2\n\n[checks."api.schema"]\npoints = 3\nrequried = true\n')
     run = run_webgrade("reference_server", "--rubric", str(path))
     assert run.code == 2
-    assert 'webgrade: webgrade.toml, line 6: unknown key "requried" in [checks."api.schema"] (did you mean "required"?)' \
+    assert (
+        'webgrade: webgrade.toml, line 6: unknown key "requried" in [checks."api.schema"] (did you mean "required"?)'
         in run.stderr
+    )
     assert "Traceback" not in run.stderr + run.stdout and run.stdout == ""
 
 
@@ -156,8 +189,14 @@ def test_a_typo_in_a_check_id_is_a_usage_error(tmp_path):
 
 def test_a_typo_in_a_check_id_is_found_after_instructor_checks_ran(tmp_path):
     path = write(tmp_path, '[checks."names.lokup"]\npoints = 3\n')
-    run = run_webgrade(str(ROOT / "examples" / "solution"), "--rubric", str(path), "--no-browser",
-                       "--checks", str(ROOT / "examples" / "instructor_checks"))  # fmt: skip
+    run = run_webgrade(
+        str(ROOT / "examples" / "solution"),
+        "--rubric",
+        str(path),
+        "--no-browser",
+        "--checks",
+        str(ROOT / "examples" / "instructor_checks"),
+    )
     assert run.code == 2 and run.stdout == ""
     assert '[checks."names.lokup"] names no check; did you mean "names.lookup"?' in run.stderr
 
@@ -190,7 +229,9 @@ def test_a_failed_required_check_makes_the_score_zero(tmp_path, copy_server):
     report = run.report
     assert run.code == 1 and report["status"] == "failed"
     assert report["score"] == 0 and all(c["score"] == 0 for c in report["checks"])
-    assert run.check("home.status")["status"] == "passed", "statuses and messages stay: the student still sees what to fix"
+    assert run.check("home.status")["status"] == "passed", (
+        "statuses and messages stay: the student still sees what to fix"
+    )
     assert "required check api.schema did not pass, so the score is 0 until it passes" in report["notes"]
     text = run_webgrade(str(folder), "--no-browser", "--rubric", str(path), watch=folder).stdout
     assert "required check api.schema did not pass" in text and "score 0/" in text
@@ -231,9 +272,13 @@ def test_hacks_fail_for_the_untouched_template_and_pass_for_a_student_s_own(tmp_
 # --- several origins ---
 
 
-ONE_ORIGIN = (ROOT / "reference_server" / "main.py").read_text().replace(
-    "CORS(app, supports_credentials=True, origins='*')",
-    "CORS(app, supports_credentials=True, origins=['http://127.0.0.1:4100'])",
+ONE_ORIGIN = (
+    (ROOT / "reference_server" / "main.py")
+    .read_text()
+    .replace(
+        "CORS(app, supports_credentials=True, origins='*')",
+        "CORS(app, supports_credentials=True, origins=['http://127.0.0.1:4100'])",
+    )
 )
 
 
@@ -254,7 +299,27 @@ def test_cors_is_checked_for_every_origin(tmp_path):
 def test_plain_pytest_takes_a_rubric(tmp_path):
     path = write(tmp_path, '[assignment]\napi_path = "/api/people"\n')
     checks = write(tmp_path, 'def test_path(rubric):\n    assert rubric.api_path == "/api/people"\n', "test_x.py")
-    result = subprocess.run([sys.executable, "-m", "pytest", str(checks), "-p", "no:cacheprovider", "-p", "no:xdist",
-                             "--webgrade", str(ROOT / "reference_server"), "--webgrade-rubric", str(path), "-q",
-                             "--rootdir", str(tmp_path)], capture_output=True, text=True, timeout=120, cwd=tmp_path)  # fmt: skip
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(checks),
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            "--webgrade",
+            str(ROOT / "reference_server"),
+            "--webgrade-rubric",
+            str(path),
+            "-q",
+            "--rootdir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stdout + result.stderr

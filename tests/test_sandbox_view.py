@@ -21,14 +21,22 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+from untrusted import HOSTILE, bwrap_works, grade_copy
 
 import grader
-from untrusted import HOSTILE, bwrap_works, grade_copy
 
 PACKAGE = Path(grader.__file__).resolve().parent
 #: What the student's server imports; copied into the environment so it runs inside the sandbox.
-SERVER_PACKAGES = {"flask": "flask", "flask_cors": "flask-cors", "werkzeug": "werkzeug", "jinja2": "jinja2",
-                   "markupsafe": "markupsafe", "itsdangerous": "itsdangerous", "click": "click", "blinker": "blinker"}
+SERVER_PACKAGES = {
+    "flask": "flask",
+    "flask_cors": "flask-cors",
+    "werkzeug": "werkzeug",
+    "jinja2": "jinja2",
+    "markupsafe": "markupsafe",
+    "itsdangerous": "itsdangerous",
+    "click": "click",
+    "blinker": "blinker",
+}
 
 
 def installed_copy(root: Path) -> tuple[Path, Path]:
@@ -41,8 +49,14 @@ def installed_copy(root: Path) -> tuple[Path, Path]:
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
-    site = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               capture_output=True, text=True, check=True).stdout.strip())  # fmt: skip
+    site = Path(
+        subprocess.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     shutil.copytree(PACKAGE, site / "grader", ignore=shutil.ignore_patterns("__pycache__"))
     for name, distribution in SERVER_PACKAGES.items():
         spec = importlib.util.find_spec(name)

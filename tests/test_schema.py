@@ -13,11 +13,22 @@ from grader.check.schema import SCHEMA_PATH, SchemaProblem, check_people, load_s
 
 # The two records the lesson's get_shaurya() returns.
 LESSON = [
-    {"FirstName": "Shaurya", "LastName": "Singh", "DOB": "November 18", "Residence": "San Diego",
-     "Email": "shauryasinghus@gmail.com",
-     "Owns_Cars": ["2015-Fusion", "2011-Ranger", "2003-Excursion", "1997-F350", "1969-Cadillac"]},
-    {"FirstName": "John", "LastName": "Doe", "DOB": "January 1", "Residence": "Shanghai",
-     "Email": "jdoe1@gmail.com", "Owns_Cars": ["2024-Accord"]},
+    {
+        "FirstName": "Shaurya",
+        "LastName": "Singh",
+        "DOB": "November 18",
+        "Residence": "San Diego",
+        "Email": "shauryasinghus@gmail.com",
+        "Owns_Cars": ["2015-Fusion", "2011-Ranger", "2003-Excursion", "1997-F350", "1969-Cadillac"],
+    },
+    {
+        "FirstName": "John",
+        "LastName": "Doe",
+        "DOB": "January 1",
+        "Residence": "Shanghai",
+        "Email": "jdoe1@gmail.com",
+        "Owns_Cars": ["2024-Accord"],
+    },
 ]
 
 
@@ -59,61 +70,98 @@ def test_shipped_schema_is_2020_12_and_enforces_email_by_pattern():
 # (data, path, fragments in message, fragments in hint)
 CASES = {
     "root is a dict wrapping the list": (
-        {"people": LESSON}, (),
-        ["the response:", "expected a list of records like [{...}, {...}]",
-         'saw a dictionary (JSON object) with keys "people"'],
-        ['under "people"', "return jsonify(InfoDb)"]),
+        {"people": LESSON},
+        (),
+        [
+            "the response:",
+            "expected a list of records like [{...}, {...}]",
+            'saw a dictionary (JSON object) with keys "people"',
+        ],
+        ['under "people"', "return jsonify(InfoDb)"],
+    ),
     "root is a single record": (
-        LESSON[0], (),
+        LESSON[0],
+        (),
         ["expected a list of records", 'saw a dictionary (JSON object) with keys "FirstName", "LastName"'],
-        ["one record", "jsonify(InfoDb)"]),
+        ["one record", "jsonify(InfoDb)"],
+    ),
     "root is a string": (
-        "hello", (), ["the response:", "expected a list", 'saw a string "hello"'], ["jsonify(InfoDb)"]),
-    "empty list": (
-        [], (), ["the response:", "expected at least 1 record,", "saw an empty list"], ["InfoDb.append"]),
+        "hello",
+        (),
+        ["the response:", "expected a list", 'saw a string "hello"'],
+        ["jsonify(InfoDb)"],
+    ),
+    "empty list": ([], (), ["the response:", "expected at least 1 record,", "saw an empty list"], ["InfoDb.append"]),
     "missing key": (
-        people(Email=...), (1,),
+        people(Email=...),
+        (1,),
         ["record 1 (John Doe):", 'missing key "Email"', 'saw keys "FirstName"'],
-        ['add "Email": "jdoe1@gmail.com"']),
+        ['add "Email": "jdoe1@gmail.com"'],
+    ),
     "key in the wrong case": (
-        renamed(0, "FirstName", "firstname"), (0,),
+        renamed(0, "FirstName", "firstname"),
+        (0,),
         ["record 0 (Shaurya Singh):", 'missing key "FirstName"', '"firstname"'],
-        ["case-sensitive", 'you have "firstname"', '"FirstName"']),
+        ["case-sensitive", 'you have "firstname"', '"FirstName"'],
+    ),
     "key misspelt": (
-        renamed(1, "Owns_Cars", "Owns_Car"), (1,),
+        renamed(1, "Owns_Cars", "Owns_Car"),
+        (1,),
         ["record 1 (John Doe):", 'missing key "Owns_Cars"'],
-        ["spelled exactly", 'you have "Owns_Car"', 'need "Owns_Cars"']),
+        ["spelled exactly", 'you have "Owns_Car"', 'need "Owns_Cars"'],
+    ),
     "Owns_Cars is a string": (
-        people(Owns_Cars="2024-Accord"), (1, "Owns_Cars"),
-        ['"Owns_Cars" in record 1 (John Doe):', 'expected a list of strings like ["2024-Accord"]',
-         'saw a string "2024-Accord"'],
-        ['"Owns_Cars": ["2024-Accord"]']),
+        people(Owns_Cars="2024-Accord"),
+        (1, "Owns_Cars"),
+        [
+            '"Owns_Cars" in record 1 (John Doe):',
+            'expected a list of strings like ["2024-Accord"]',
+            'saw a string "2024-Accord"',
+        ],
+        ['"Owns_Cars": ["2024-Accord"]'],
+    ),
     "a car is a number": (
-        people(Owns_Cars=["2024-Accord", 2024]), (1, "Owns_Cars", 1),
+        people(Owns_Cars=["2024-Accord", 2024]),
+        (1, "Owns_Cars", 1),
         ['"Owns_Cars"[1] in record 1 (John Doe):', "expected a string", "saw the number 2024"],
-        ['put it in quotes: "2024"']),
+        ['put it in quotes: "2024"'],
+    ),
     "bad Email": (
-        people(Email="jdoe1 at gmail.com"), (1, "Email"),
+        people(Email="jdoe1 at gmail.com"),
+        (1, "Email"),
         ['"Email" in record 1 (John Doe):', "expected an e-mail address", 'saw a string "jdoe1 at gmail.com"'],
-        ['"jdoe1@gmail.com"']),
+        ['"jdoe1@gmail.com"'],
+    ),
     "record is not a dict": (
-        [LESSON[0], "John Doe"], (1,),
-        ["record 1:", "expected a dictionary (JSON object) like {\"FirstName\"", 'saw a string "John Doe"'],
-        ["InfoDb.append({"]),
+        [LESSON[0], "John Doe"],
+        (1,),
+        ["record 1:", 'expected a dictionary (JSON object) like {"FirstName"', 'saw a string "John Doe"'],
+        ["InfoDb.append({"],
+    ),
     "FirstName is a number": (
-        people(FirstName=42), (1, "FirstName"),
+        people(FirstName=42),
+        (1, "FirstName"),
         ['"FirstName" in record 1 (Doe):', 'expected a string like "John"', "saw the number 42"],
-        ['"FirstName": "42"']),
+        ['"FirstName": "42"'],
+    ),
     "FirstName is null": (
-        people(FirstName=None), (1, "FirstName"),
+        people(FirstName=None),
+        (1, "FirstName"),
         ['"FirstName" in record 1 (Doe):', "expected a string", "saw null"],
-        ['"FirstName": "John"']),
+        ['"FirstName": "John"'],
+    ),
     "DOB is true/false": (
-        people(DOB=True), (1, "DOB"),
-        ['"DOB" in record 1 (John Doe):', "expected a string", "saw true (a true/false value)"], []),
+        people(DOB=True),
+        (1, "DOB"),
+        ['"DOB" in record 1 (John Doe):', "expected a string", "saw true (a true/false value)"],
+        [],
+    ),
     "Owns_Cars is a dict": (
-        people(Owns_Cars={"car": "2024-Accord"}), (1, "Owns_Cars"),
-        ["expected a list of strings", 'saw a dictionary (JSON object) with keys "car"'], []),
+        people(Owns_Cars={"car": "2024-Accord"}),
+        (1, "Owns_Cars"),
+        ["expected a list of strings", 'saw a dictionary (JSON object) with keys "car"'],
+        [],
+    ),
 }
 
 
@@ -129,8 +177,19 @@ def test_problem_wording(schema, data, path, said, hinted):
         assert fragment in problem.hint
 
 
-@pytest.mark.parametrize("email", ["jdoe1gmail.com", "jdoe1@gmail", "j doe@gmail.com", "a@b@c.com", "jdoe1@.com",
-                                   "jdoe1@gmail.com.", "", "@gmail.com"])
+@pytest.mark.parametrize(
+    "email",
+    [
+        "jdoe1gmail.com",
+        "jdoe1@gmail",
+        "j doe@gmail.com",
+        "a@b@c.com",
+        "jdoe1@.com",
+        "jdoe1@gmail.com.",
+        "",
+        "@gmail.com",
+    ],
+)
 def test_bad_emails_are_caught(schema, email):
     [problem] = check_people(people(Email=email), schema)
     assert problem.path == (1, "Email")
@@ -194,8 +253,16 @@ CUSTOM_CASES = {
     "minLength": ({"FirstName": "J"}, (0, "FirstName"), ["record 0 (J):", "at least 2 characters", 'saw a string "J"']),
     "anyOf": ({"Nick": "Johnny-boy"}, (0, "Nick"), ['"Nick" in record 0 (Jo):', "at most 5 characters"]),
     "additionalProperties": ({"Extra": 1}, (0,), ["record 0 (Jo):", 'unexpected key "Extra"']),
-    "fallback (uniqueItems)": ({"Tags": ["a", "a"]}, (0, "Tags"), ['"Tags" in record 0 (Jo):', '["a", "a"] has non-unique']),
-    "pattern without description": ({"Code": "abc"}, (0, "Code"), ["matching the pattern ^[A-Z]{3}$", 'saw a string "abc"']),
+    "fallback (uniqueItems)": (
+        {"Tags": ["a", "a"]},
+        (0, "Tags"),
+        ['"Tags" in record 0 (Jo):', '["a", "a"] has non-unique'],
+    ),
+    "pattern without description": (
+        {"Code": "abc"},
+        (0, "Code"),
+        ["matching the pattern ^[A-Z]{3}$", 'saw a string "abc"'],
+    ),
     "missing required": ({"Grade": ...}, (0,), ["record 0 (Jo):", 'missing key "Grade"']),
 }
 
@@ -237,7 +304,7 @@ def test_import_does_not_load_jsonschema():
 def test_type_and_missing_keys_come_before_other_rules_at_one_place(tmp_path):
     (file := tmp_path / "custom.schema.json").write_text(json.dumps(CUSTOM))
     problems = check_people([{"FirstName": "Jo", "grade": "10"}], load_schema(file))
-    assert [p.message.split(": ")[1][:12] for p in problems] == ['missing key ', 'unexpected k']
+    assert [p.message.split(": ")[1][:12] for p in problems] == ["missing key ", "unexpected k"]
     assert 'you have "grade"' in problems[0].hint
     [first, _] = check_people(12.5, {"minimum": 13, "type": "integer"})
     assert "expected a whole number, saw the number 12.5" in first.message

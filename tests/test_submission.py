@@ -328,7 +328,8 @@ def test_other_cell_magics_are_not_python(magic):
 
 
 @pytest.mark.parametrize(
-    "magic", ["%%python", "%%python --bg", "%%python3 --bg", "%%script python", "%%script python3", "%%script --bg python3"]
+    "magic",
+    ["%%python", "%%python --bg", "%%python3 --bg", "%%script python", "%%script python3", "%%script --bg python3"],
 )
 def test_python_cell_magics(magic):
     assert clean_cell(f"{magic}\n{APP}") == "\n" + APP
@@ -358,7 +359,10 @@ def test_pip_install_replaced_and_source_compiles():
 
 
 def test_magics_inside_blocks_keep_indentation_and_lines():
-    cell = "%%python --bg\n%load_ext autoreload\nfiles = !ls\nif True:\n    !echo hi\n    x = %env HOME\nelse:\n    %time f()\n"
+    cell = (
+        "%%python --bg\n%load_ext autoreload\nfiles = !ls\n"
+        "if True:\n    !echo hi\n    x = %env HOME\nelse:\n    %time f()\n"
+    )
     cleaned = clean_cell(cell)
     assert cleaned == "\npass\npass\nif True:\n    pass\n    pass\nelse:\n    pass\n"
     assert len(cleaned.split("\n")) == len(cell.split("\n"))

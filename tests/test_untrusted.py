@@ -20,7 +20,6 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, WEBGRADE
 from untrusted import HOSTILE, SECRETS, bwrap_works, grade_copy, grade_hostile, grade_with_limits
 
@@ -40,7 +39,9 @@ def test_tracebacks_name_the_students_files_not_the_temporary_copy(tmp_path):
     folder.mkdir()
     (folder / "helpers.py").write_text("def records():\n    return missing_name\n")
     main = (HOSTILE / "port_taken" / "main.py").read_text()
-    (folder / "main.py").write_text(main.replace("return jsonify(PEOPLE)", "import helpers\n    return jsonify(helpers.records())"))
+    (folder / "main.py").write_text(
+        main.replace("return jsonify(PEOPLE)", "import helpers\n    return jsonify(helpers.records())")
+    )
     check = grade_copy(folder, tmp_path=tmp_path).check("api.status")
     assert "NameError: name 'missing_name' is not defined (helpers.py, line 2)" in check["message"]
     assert 'File "helpers.py", line 2, in records' in check["log"]
@@ -69,8 +70,12 @@ def test_a_taken_port_is_named_at_once(tmp_path):
         folder = tmp_path / "port_taken"
         folder.mkdir()
         (folder / "main.py").write_text((HOSTILE / "port_taken" / "main.py").read_text())
-        result = subprocess.run([*WEBGRADE, "check", str(folder), "--port", str(port), "--format", "json",
-                                 "--no-browser"], capture_output=True, text=True, timeout=120)  # fmt: skip
+        result = subprocess.run(
+            [*WEBGRADE, "check", str(folder), "--port", str(port), "--format", "json", "--no-browser"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         squatter.shutdown()
         squatter.server_close()
@@ -249,8 +254,13 @@ def test_stdin_is_empty_not_a_terminal(tmp_path):
     (folder / "main.py").write_text((HOSTILE / "stdin_read" / "main.py").read_text())
     ours, theirs = socket.socketpair()  # an input that would block for ever
     try:
-        result = subprocess.run([*WEBGRADE, "check", str(folder), "--format", "json", "--no-browser"],
-                                stdin=theirs, capture_output=True, text=True, timeout=120)  # fmt: skip
+        result = subprocess.run(
+            [*WEBGRADE, "check", str(folder), "--format", "json", "--no-browser"],
+            stdin=theirs,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         ours.close()
         theirs.close()

@@ -9,7 +9,6 @@ no temporary file is left.  The sandbox is ``auto`` (bubblewrap, which CI instal
 from __future__ import annotations
 
 import pytest
-
 from untrusted import BOUND_S, bwrap_works, grade_hostile
 
 BWRAP = bwrap_works()
@@ -17,32 +16,63 @@ BWRAP = bwrap_works()
 #: name -> (extra arguments, the check that must name the failure, its status, words its message must hold,
 #:          and what else the check must say: words of its hint or log, words its log must not hold, file, line)
 FAILURES = {
-    "syntax_error": ((), "server.start", "failed", ["SyntaxError in main.py, line 13", "was never closed"],
-                     {"hint": ["main.py at line 13"], "file": "main.py", "line": 13}),
-    "missing_module": ((), "server.start", "failed", ["No module named 'flask_corss'"],
-                       {"hint": ["pip install"], "log": ["ModuleNotFoundError: No module named 'flask_corss'"],
-                        "file": "main.py", "line": 5}),
+    "syntax_error": (
+        (),
+        "server.start",
+        "failed",
+        ["SyntaxError in main.py, line 13", "was never closed"],
+        {"hint": ["main.py at line 13"], "file": "main.py", "line": 13},
+    ),
+    "missing_module": (
+        (),
+        "server.start",
+        "failed",
+        ["No module named 'flask_corss'"],
+        {
+            "hint": ["pip install"],
+            "log": ["ModuleNotFoundError: No module named 'flask_corss'"],
+            "file": "main.py",
+            "line": 5,
+        },
+    ),
     "exits_at_once": ((), "server.start", "failed", ["exit with code 3"], {}),
     "never_binds": (("--timeout", "3"), "server.start", "failed", ["without listening on any port"], {}),
-    "other_port": (("--timeout", "3"), "server.start", "failed", ["listen on port", "instead"],
-                   {"hint": ["app.run"]}),
-    "stdin_read": ((), "server.start", "failed", ["keyboard input", "EOFError"],
-                   {"hint": ["remove the input() call in main.py, line 3"]}),
+    "other_port": (("--timeout", "3"), "server.start", "failed", ["listen on port", "instead"], {"hint": ["app.run"]}),
+    "stdin_read": (
+        (),
+        "server.start",
+        "failed",
+        ["keyboard input", "EOFError"],
+        {"hint": ["remove the input() call in main.py, line 3"]},
+    ),
     "memory_hog": ((), "server.start", "failed", ["out of memory", "MemoryError"], {}),
     "file_filler": ((), "server.start", "failed", ["larger than 64 MB", "File too large"], {}),
     "crashes_after_start": ((), "api.status", "failed", ["stop while answering (exit code 4)"], {}),
-    "handler_hangs": ((), "api.status", "failed", ["GET /api/data within 5 s, saw none"],
-                      {"hint": ["get_data (main.py, line 19)"], "file": "main.py", "line": 19}),
+    "handler_hangs": (
+        (),
+        "api.status",
+        "failed",
+        ["GET /api/data within 5 s, saw none"],
+        {"hint": ["get_data (main.py, line 19)"], "file": "main.py", "line": 19},
+    ),
     "trickle_response": ((), "api.status", "failed", ["GET /api/data within 5 s, saw none"], {}),
-    "handler_crashes": ((), "api.status", "failed",
-                        ["500", "get_data", "ZeroDivisionError: division by zero (main.py, line 20)"],
-                        {"log": ['File "main.py", line 20, in get_data', "ZeroDivisionError: division by zero"],
-                         "log_excludes": ["site-packages"], "file": "main.py", "line": 20}),
+    "handler_crashes": (
+        (),
+        "api.status",
+        "failed",
+        ["500", "get_data", "ZeroDivisionError: division by zero (main.py, line 20)"],
+        {
+            "log": ['File "main.py", line 20, in get_data', "ZeroDivisionError: division by zero"],
+            "log_excludes": ["site-packages"],
+            "file": "main.py",
+            "line": 20,
+        },
+    ),
     "huge_response": ((), "api.status", "failed", ["at most 2048 KB, saw a larger one"], {}),
     "endless_response": ((), "api.status", "failed", ["at most 2048 KB, saw a larger one"], {}),
     "not_json": ((), "api.json", "failed", ["Content-Type application/json", "text/html"], {}),
     "wrong_shape": ((), "api.schema", "failed", ['keys "people"'], {}),
-}  # fmt: skip
+}
 
 
 def assert_named(check: dict, expected: tuple) -> None:

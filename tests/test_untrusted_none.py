@@ -8,7 +8,6 @@ and writing outside the folder, which only the sandbox prevents.)
 from __future__ import annotations
 
 import pytest
-
 from test_untrusted_failures import FAILURES, assert_named
 from untrusted import BOUND_S, SECRETS, grade_hostile
 

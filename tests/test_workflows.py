@@ -18,9 +18,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
-
 
 
 def workflows(root: Path) -> list[Path]:
@@ -34,21 +32,39 @@ WORKFLOWS = workflows(ROOT)
 
 def lint(path: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "check_jsonschema", "--verbose", "--builtin-schema", "vendor.github-workflows", str(path)],
-        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "check_jsonschema",
+            "--verbose",
+            "--builtin-schema",
+            "vendor.github-workflows",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_every_workflow_is_found(tmp_path):
     names = {path.relative_to(ROOT).as_posix() for path in WORKFLOWS}
-    assert {"student_template/.github/workflows/classroom.yml", "student_template/.github/workflows/webgrade.yml"} <= names
+    assert {
+        "student_template/.github/workflows/classroom.yml",
+        "student_template/.github/workflows/webgrade.yml",
+    } <= names
     # The repository's own workflows too, once it has some.
     for name in ("student_template/.github/workflows/a.yml", ".github/workflows/ci.yml", ".github/workflows/b.yaml"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(VALID)
     (tmp_path / ".github" / "workflows" / "notes.md").write_text("")
     assert [path.relative_to(tmp_path).as_posix() for path in workflows(tmp_path)] == [
-        ".github/workflows/b.yaml", ".github/workflows/ci.yml", "student_template/.github/workflows/a.yml"]
+        ".github/workflows/b.yaml",
+        ".github/workflows/ci.yml",
+        "student_template/.github/workflows/a.yml",
+    ]
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda path: path.relative_to(ROOT).as_posix())
@@ -73,7 +89,10 @@ VALID = """\
 BROKEN = {
     "a typo for steps": (lambda text: text.replace("steps:", "step:"), "'step' was unexpected"),
     "no runs-on": (lambda text: text.replace("    runs-on: ubuntu-latest\n", ""), "'runs-on' is a required property"),
-    "uses and run in one step": (lambda text: text.replace("- run: webgrade", "  run: webgrade"), "is valid under each of"),
+    "uses and run in one step": (
+        lambda text: text.replace("- run: webgrade", "  run: webgrade"),
+        "is valid under each of",
+    ),
     "an unknown event": (lambda text: text.replace("on: [push]", "on: [pushh]"), "'pushh' is not one of"),
     "not YAML": (lambda text: text.replace("jobs:", "jobs: [\n\t"), "Failed to parse"),
 }

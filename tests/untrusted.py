@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
-
 from conftest import ROOT, WEBGRADE, tree_digest
+
 from grader.run.limits import sandbox_uid
 from grader.run.server import free_port, port_is_free
 
@@ -39,8 +39,9 @@ SECRETS = {
 def bwrap_works() -> bool:
     if shutil.which("bwrap") is None:
         return False
-    probe = subprocess.run(["bwrap", "--ro-bind", "/", "/", "--unshare-pid", "--unshare-net", "true"],
-                           capture_output=True, timeout=30)  # fmt: skip
+    probe = subprocess.run(
+        ["bwrap", "--ro-bind", "/", "/", "--unshare-pid", "--unshare-net", "true"], capture_output=True, timeout=30
+    )
     return probe.returncode == 0
 
 
@@ -105,8 +106,9 @@ class DiskWatch:
         self._thread.join()
 
 
-def grade_copy(folder: Path, *args: str, tmp_path: Path, env: dict[str, str] | None = None,
-               webgrade: list[str] = WEBGRADE) -> Graded:
+def grade_copy(
+    folder: Path, *args: str, tmp_path: Path, env: dict[str, str] | None = None, webgrade: list[str] = WEBGRADE
+) -> Graded:
     """``webgrade check FOLDER --format json -v ARGS``; asserts the run cleaned up after itself."""
     tmpdir = tmp_path / "grader-tmp"
     tmpdir.mkdir(exist_ok=True)
@@ -116,9 +118,13 @@ def grade_copy(folder: Path, *args: str, tmp_path: Path, env: dict[str, str] | N
     watch = DiskWatch(tmpdir).__enter__()
     proc = subprocess.Popen(
         [*webgrade, "check", str(folder), "--format", "json", "-v", "--no-browser", "--port", str(port), *args],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
         env={**os.environ, "NO_COLOR": "1", "TMPDIR": str(tmpdir), **SECRETS, **(env or {})},
-    )  # fmt: skip
+    )
     try:
         stdout, stderr = proc.communicate(timeout=BOUND_S * 2)
     finally:
@@ -160,8 +166,14 @@ def grade_with_limits(name: str, limits: dict, *, tmp_path: Path) -> dict:
         f"report = grade(find_submission(Path({str(folder)!r})), options=options)\n"
         "print(json.dumps(report.to_dict()))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=BOUND_S * 2,
-                          env={**os.environ, "TMPDIR": str(tmpdir)})  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=BOUND_S * 2,
+        env={**os.environ, "TMPDIR": str(tmpdir)},
+    )
     assert proc.returncode == 0, proc.stderr
     assert not leftovers(-1, tmpdir, -1)
     return json.loads(proc.stdout)

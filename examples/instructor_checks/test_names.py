@@ -65,13 +65,15 @@ def test_lookup_returns_that_person(http, people, routes):
             raise Failure(
                 f"expected GET {path} to answer 200, saw {answer.status_code}",
                 "look the name up in your list of records and return jsonify(that_record)",
-                file=route.file, line=route.line,
+                file=route.file,
+                line=route.line,
             )
         if answer.json() != person:
             raise Failure(
                 f"expected GET {path} to answer {person['FirstName']}'s record, saw {answer.text[:80]!r}",
                 "return the one record whose FirstName matches, as jsonify(record)",
-                file=route.file, line=route.line,
+                file=route.file,
+                line=route.line,
             )
 
 

@@ -22,17 +22,25 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
 
 from grader import __version__
-from grader.batch.gradebook import REPORT, Gradebook, Graded, feedback_markdown, feedback_names, full_marks, write_atomically
-from grader.grade import Options
+from grader.batch.gradebook import (
+    REPORT,
+    Gradebook,
+    Graded,
+    feedback_markdown,
+    feedback_names,
+    full_marks,
+    write_atomically,
+)
 from grader.batch.pool import Done, Pool
-from grader.results import Report
 from grader.batch.roster import Roster
+from grader.grade import Options
+from grader.results import Report
 from grader.rubric import Rubric
 
 #: What an entry of SUBMISSIONS can be, by suffix; any folder is one too.
@@ -44,7 +52,14 @@ MAX_JOBS = 32
 #: could not stop (a hang outside the student's server), and the batch must go on.
 BACKSTOP_S = 30.0
 #: Modules the worker processes share, imported once by the fork server.
-PRELOAD = ("grader.batch", "grader.grade", "grader.check.plugin", "grader.check.schema", "grader.find.notebook", "grader.find.archive")
+PRELOAD = (
+    "grader.batch",
+    "grader.grade",
+    "grader.check.plugin",
+    "grader.check.schema",
+    "grader.find.notebook",
+    "grader.find.archive",
+)
 
 
 def default_jobs() -> int:
@@ -169,10 +184,10 @@ def warm_worker() -> None:
     """Import the grader and load the schema once per worker, not once per submission."""
     import multiprocessing.util
 
-    import grader.grade  # noqa: F401
-    import grader.find.notebook  # noqa: F401
     import grader.check.plugin  # noqa: F401
     import grader.check.schema
+    import grader.find.notebook  # noqa: F401
+    import grader.grade  # noqa: F401
     from grader.check.browser import Browser
 
     grader.check.schema.load_schema(None)
@@ -195,8 +210,8 @@ def _remove_scratch_left_by_workers() -> None:
 def grade_entry(job: Job) -> Outcome:
     """Grade one entry in a warm worker: unpack a zip, give a single file a folder of its own, grade."""
     from grader.find.archive import ArchiveError, extract
-    from grader.grade import grade
     from grader.find.submission import SubmissionError, find_submission
+    from grader.grade import grade
 
     entry = job.entry
     with tempfile.TemporaryDirectory(prefix=scratch_prefix(job.batch_pid or os.getpid())) as tmp:
@@ -217,7 +232,9 @@ def grade_entry(job: Job) -> Outcome:
         report = grade(submission, job.rubric, dataclasses.replace(job.options, browser=_browser))
     if work != entry.path:  # name the student's file, not our temporary copy
         report.submission = str(entry.path)
-        report.entry = str(entry.path / Path(report.entry).relative_to(work)) if entry.kind == "zip" else str(entry.path)
+        report.entry = (
+            str(entry.path / Path(report.entry).relative_to(work)) if entry.kind == "zip" else str(entry.path)
+        )
     return Outcome(report)
 
 
@@ -250,16 +267,28 @@ class Display:
     def __enter__(self) -> Display:
         if self.mode == "bar":
             from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-            from rich.progress import TimeRemainingColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
             self._progress = Progress(
-                TextColumn("grading"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("[green]{task.fields[passed]} passed[/] [red]{task.fields[failed]} failed[/] "
-                           "[yellow]{task.fields[not_graded]} not graded[/]"),
-                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                TextColumn("grading"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn(
+                    "[green]{task.fields[passed]} passed[/] [red]{task.fields[failed]} failed[/] "
+                    "[yellow]{task.fields[not_graded]} not graded[/]"
+                ),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
                 console=Console(stderr=True),
-            )  # fmt: skip
+            )
             self._progress.start()
             self._task = self._progress.add_task("grading", total=self.total, completed=self.done, **self.counts)
         return self
@@ -272,8 +301,12 @@ class Display:
         elif self.mode == "lines":
             who = f" ({graded.student})" if graded.student else ""
             why = f": {graded.reason}" if graded.reason else ""
-            print(f"[{self.done}/{self.total}] {graded.entry}{who} {graded.score:g}/{graded.max_score:g} "
-                  f"{graded.status.replace('_', ' ')} {graded.duration_s:.1f}s{why}", file=sys.stderr, flush=True)  # fmt: skip
+            print(
+                f"[{self.done}/{self.total}] {graded.entry}{who} {graded.score:g}/{graded.max_score:g} "
+                f"{graded.status.replace('_', ' ')} {graded.duration_s:.1f}s{why}",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def __exit__(self, *exc) -> None:
         if self._progress is not None:
@@ -281,7 +314,7 @@ class Display:
 
 
 def display_mode(quiet: bool) -> str:
-    """"bar" on a terminal, "lines" in CI or a log, "quiet" when asked."""
+    """ "bar" on a terminal, "lines" in CI or a log, "quiet" when asked."""
     if quiet:
         return "quiet"
     if sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("true", "1"):
@@ -296,15 +329,23 @@ def _terminate(signum, frame) -> None:
 class Batch:
     """One run of ``webgrade batch``: which entries to grade, their results, and the outputs."""
 
-    def __init__(self, folder: Path, out: Path, *, rubric: Rubric, options: Options, roster: Roster | None = None,
-                 settings_files: list[Path | None] = ()) -> None:  # fmt: skip
+    def __init__(
+        self,
+        folder: Path,
+        out: Path,
+        *,
+        rubric: Rubric,
+        options: Options,
+        roster: Roster | None = None,
+        settings_files: list[Path | None] = (),
+    ) -> None:
         self.folder, self.out = folder.resolve(), out.resolve()
         self.rubric, self.options, self.roster = rubric, options, roster
         self.entries, self.skipped = find_entries(self.folder, self.out)
         self.feedback = feedback_names([e.name for e in self.entries])
         self.settings = settings_hash(rubric, options, settings_files)
         self.gradebook = Gradebook(self.out, list(rubric.points))
-        self.run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        self.run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
         self.results: dict[str, Graded] = {}
 
     def _student(self, entry: str) -> tuple[str, str]:
@@ -332,11 +373,18 @@ class Batch:
 
     def record(self, entry: Entry, done: Done) -> Graded:
         """A finished grading as the gradebook keeps it."""
-        graded = Graded(entry.name, *self._student(entry.name), entry.hash, self.settings, entry.commit,
-                        full_marks=full_marks(list(self.results.values()), sum(self.rubric.points.values())),
-                        feedback=self.feedback[entry.name], run=self.run_id,
-                        graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                        duration_s=done.duration_s)  # fmt: skip
+        graded = Graded(
+            entry.name,
+            *self._student(entry.name),
+            entry.hash,
+            self.settings,
+            entry.commit,
+            full_marks=full_marks(list(self.results.values()), sum(self.rubric.points.values())),
+            feedback=self.feedback[entry.name],
+            run=self.run_id,
+            graded_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            duration_s=done.duration_s,
+        )
         if done.value is not None:
             outcome: Outcome = done.value
             graded.report, graded.error, graded.hint = outcome.report, outcome.error, outcome.hint
@@ -344,8 +392,10 @@ class Batch:
                 graded.duration_s = outcome.report.duration_s
         elif done.overtime:  # grade() did not stop at its own limit: --resume tries it again
             graded.error, graded.internal = done.error, True
-            graded.hint = ("make sure the server starts within a few seconds and every route answers at once; "
-                           "run `webgrade check` on your submission to see which one hangs")  # fmt: skip
+            graded.hint = (
+                "make sure the server starts within a few seconds and every route answers at once; "
+                "run `webgrade check` on your submission to see which one hangs"
+            )
         else:
             graded.error, graded.internal = f"the grader failed on this submission: {done.error}", True
             graded.hint = "this is not your fault: your instructor will grade it again"
@@ -360,16 +410,30 @@ class Batch:
         self.gradebook.write_grades(final)
         matched = {s.key for e in self.entries if self.roster and (s := self.roster.find(e.name))}
         missing = [s.name or s.key for s in self.roster.students if s.key not in matched] if self.roster else []
-        page = html_report.render(final, order=list(self.rubric.points), source=str(self.folder),
-                                  generated=datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-                                  skipped=self.skipped, missing=missing)  # fmt: skip
+        page = html_report.render(
+            final,
+            order=list(self.rubric.points),
+            source=str(self.folder),
+            generated=datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+            skipped=self.skipped,
+            missing=missing,
+        )
         write_atomically(self.out / REPORT, page)
         return final
 
 
-def run_batch(folder: Path, out: Path, *, rubric: Rubric, options: Options, jobs: int | None = None,
-              roster: Roster | None = None, resume: bool = False, display: str = "quiet",
-              settings_files: list[Path | None] = ()) -> Summary:  # fmt: skip
+def run_batch(
+    folder: Path,
+    out: Path,
+    *,
+    rubric: Rubric,
+    options: Options,
+    jobs: int | None = None,
+    roster: Roster | None = None,
+    resume: bool = False,
+    display: str = "quiet",
+    settings_files: list[Path | None] = (),
+) -> Summary:
     """Grade every entry of ``folder`` into ``out``; see the module's docstring."""
     started = time.monotonic()
     batch = Batch(folder, out, rubric=rubric, options=options, roster=roster, settings_files=settings_files)
@@ -399,5 +463,14 @@ def run_batch(folder: Path, out: Path, *, rubric: Rubric, options: Options, jobs
     counts = {"passed": 0, "failed": 0, "not_graded": 0}
     for graded in final:
         counts[graded.status] += 1
-    return Summary(len(batch.entries), len(final) - kept, kept, counts, batch.skipped, batch.out,
-                   time.monotonic() - started, min(jobs, len(todo)), interrupted)  # fmt: skip
+    return Summary(
+        len(batch.entries),
+        len(final) - kept,
+        kept,
+        counts,
+        batch.skipped,
+        batch.out,
+        time.monotonic() - started,
+        min(jobs, len(todo)),
+        interrupted,
+    )

@@ -78,13 +78,23 @@ class Graded:
 
     def to_json(self) -> dict[str, Any]:
         data = {
-            "entry": self.entry, "student": self.student, "id": self.student_id,
-            "status": self.status, "score": self.score, "max_score": self.max_score,
-            "duration_s": round(self.duration_s, 3), "error": self.error, "hint": self.hint,
-            "hash": self.hash, "settings": self.settings, "commit": self.commit,
-            "feedback": self.feedback, "run": self.run, "graded_at": self.graded_at,
+            "entry": self.entry,
+            "student": self.student,
+            "id": self.student_id,
+            "status": self.status,
+            "score": self.score,
+            "max_score": self.max_score,
+            "duration_s": round(self.duration_s, 3),
+            "error": self.error,
+            "hint": self.hint,
+            "hash": self.hash,
+            "settings": self.settings,
+            "commit": self.commit,
+            "feedback": self.feedback,
+            "run": self.run,
+            "graded_at": self.graded_at,
             "report": self.report.to_dict() if self.report else None,
-        }  # fmt: skip
+        }
         if self.internal:
             data["internal"] = True
         return data
@@ -93,13 +103,22 @@ class Graded:
     def from_json(cls, data: dict[str, Any]) -> Graded:
         report = Report.from_dict(data["report"]) if data.get("report") else None
         return cls(
-            entry=data["entry"], student=data.get("student", ""), student_id=data.get("id", ""),
-            hash=data.get("hash", ""), settings=data.get("settings", ""), commit=data.get("commit"),
-            report=report, error=data.get("error", ""), hint=data.get("hint", ""),
-            duration_s=data.get("duration_s", 0.0), full_marks=data.get("max_score", 0.0),
-            feedback=data.get("feedback", ""), run=data.get("run", ""), graded_at=data.get("graded_at", ""),
+            entry=data["entry"],
+            student=data.get("student", ""),
+            student_id=data.get("id", ""),
+            hash=data.get("hash", ""),
+            settings=data.get("settings", ""),
+            commit=data.get("commit"),
+            report=report,
+            error=data.get("error", ""),
+            hint=data.get("hint", ""),
+            duration_s=data.get("duration_s", 0.0),
+            full_marks=data.get("max_score", 0.0),
+            feedback=data.get("feedback", ""),
+            run=data.get("run", ""),
+            graded_at=data.get("graded_at", ""),
             internal=data.get("internal", False),
-        )  # fmt: skip
+        )
 
 
 def full_marks(results: list[Graded], default: float) -> float:
@@ -150,11 +169,19 @@ def grades_csv(results: list[Graded], order: list[str]) -> str:
     writer.writerow([*COLUMNS, *columns])
     for graded in sorted(results, key=lambda g: g.entry):
         earned = {c.id: _points(c.score) for c in graded.report.checks} if graded.report else {}
-        writer.writerow([
-            _cell(graded.student), _cell(graded.student_id), _cell(graded.entry),
-            _points(graded.score), _points(graded.max_score), graded.status, f"{graded.duration_s:.2f}",
-            _cell(" ".join(graded.reason.split())), *(earned.get(c, "") for c in columns),
-        ])  # fmt: skip
+        writer.writerow(
+            [
+                _cell(graded.student),
+                _cell(graded.student_id),
+                _cell(graded.entry),
+                _points(graded.score),
+                _points(graded.max_score),
+                graded.status,
+                f"{graded.duration_s:.2f}",
+                _cell(" ".join(graded.reason.split())),
+                *(earned.get(c, "") for c in columns),
+            ]
+        )
     return out.getvalue()
 
 
@@ -163,8 +190,11 @@ def feedback_markdown(graded: Graded) -> str:
     title = f"webgrade: {graded.student or graded.entry}"
     if graded.report is not None:
         return markdown.render(graded.report.for_student(), title=title)
-    lines = [f"## {markdown.escape(title)}: 0/{graded.max_score:g} (not graded)", "",
-             f"Your submission `{markdown.escape(graded.entry)}` could not be graded: {markdown.escape(graded.error)}"]  # fmt: skip
+    lines = [
+        f"## {markdown.escape(title)}: 0/{graded.max_score:g} (not graded)",
+        "",
+        f"Your submission `{markdown.escape(graded.entry)}` could not be graded: {markdown.escape(graded.error)}",
+    ]
     if graded.hint:
         lines += ["", f"**Try:** {markdown.escape(graded.hint)}"]
     return "\n".join(lines) + "\n"

@@ -75,17 +75,21 @@ def histogram_svg(bars: list[Bin], axis: str) -> str:
     plot_w, plot_h = width - 2 * left, height - bottom - top
     step = plot_w / len(bars)
     tallest = max((b.count for b in bars), default=0) or 1
-    parts = [f'<svg id="histogram" role="img" aria-label="score distribution" viewBox="0 0 {width} {height}" '
-             f'width="100%" xmlns="http://www.w3.org/2000/svg">',
-             f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#d1d9e0"/>']  # fmt: skip
+    parts = [
+        f'<svg id="histogram" role="img" aria-label="score distribution" viewBox="0 0 {width} {height}" '
+        f'width="100%" xmlns="http://www.w3.org/2000/svg">',
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#d1d9e0"/>',
+    ]
     for n, b in enumerate(bars):
         h = plot_h * b.count / tallest
         x, y = left + n * step + step * 0.1, top + plot_h - h
         center = left + n * step + step / 2
         noun = "submission" if b.count == 1 else "submissions"
-        parts.append(f'<g class="bin"><rect class="bar" data-label="{_e(b.label)}" data-count="{b.count}" '
-                     f'x="{x:.1f}" y="{y:.1f}" width="{step * 0.8:.1f}" height="{h:.1f}" rx="2">'
-                     f'<title>{b.count} {noun}: {_e(b.label)}</title></rect>')  # fmt: skip
+        parts.append(
+            f'<g class="bin"><rect class="bar" data-label="{_e(b.label)}" data-count="{b.count}" '
+            f'x="{x:.1f}" y="{y:.1f}" width="{step * 0.8:.1f}" height="{h:.1f}" rx="2">'
+            f"<title>{b.count} {noun}: {_e(b.label)}</title></rect>"
+        )
         if b.count:
             parts.append(f'<text x="{center:.1f}" y="{y - 4:.1f}" text-anchor="middle">{b.count}</text>')
         parts.append(f'<text x="{center:.1f}" y="{top + plot_h + 16}" text-anchor="middle">{_e(b.label)}</text></g>')
@@ -114,66 +118,94 @@ def _checks_table(results: list[Graded], order: list[str]) -> str:
         rate = None if skipped or not ran else status["passed"] / ran
         points = _points(max(c.max_score for c in seen)) if seen else ""
         shown = f"{100 * rate:.0f}%" if rate is not None else "skipped"
-        rows.append(f'<tr data-check="{_e(check_id)}"><td><code>{_e(check_id)}</code>{hidden}<br>{_e(name)}</td>'
-                    f'<td class="num">{points}</td><td class="num passed">{status["passed"]}</td>'
-                    f'<td class="num failed">{status["failed"]}</td>'
-                    f'<td class="num not_graded">{status["not_graded"]}</td>'
-                    f'<td class="num pass-rate">{shown}</td>'
-                    f'<td class="rate">{_rate_bar(rate) if rate is not None else ""}</td></tr>')  # fmt: skip
-    return ('<table id="checks"><thead><tr><th>check</th><th class="num">points</th><th class="num">passed</th>'
-            '<th class="num">failed</th><th class="num">not graded</th><th class="num">pass rate</th><th></th></tr>'
-            f'</thead><tbody>{"".join(rows)}</tbody></table>'
-            f'<p class="meta">Pass rates are out of the {len(graded)} submissions that were graded '
-            "(when a server did not start, none of its checks passed).</p>")  # fmt: skip
+        rows.append(
+            f'<tr data-check="{_e(check_id)}"><td><code>{_e(check_id)}</code>{hidden}<br>{_e(name)}</td>'
+            f'<td class="num">{points}</td><td class="num passed">{status["passed"]}</td>'
+            f'<td class="num failed">{status["failed"]}</td>'
+            f'<td class="num not_graded">{status["not_graded"]}</td>'
+            f'<td class="num pass-rate">{shown}</td>'
+            f'<td class="rate">{_rate_bar(rate) if rate is not None else ""}</td></tr>'
+        )
+    return (
+        '<table id="checks"><thead><tr><th>check</th><th class="num">points</th><th class="num">passed</th>'
+        '<th class="num">failed</th><th class="num">not graded</th><th class="num">pass rate</th><th></th></tr>'
+        f"</thead><tbody>{''.join(rows)}</tbody></table>"
+        f'<p class="meta">Pass rates are out of the {len(graded)} submissions that were graded '
+        "(when a server did not start, none of its checks passed).</p>"
+    )
 
 
 def _who(g: Graded) -> str:
-    link = f'<a href="{_e(quote(g.feedback))}">{_e(g.student or g.entry)}</a>' if g.feedback else _e(g.student or g.entry)
-    return link + (f' <small>{_e(g.entry)}</small>' if g.student else "")
+    link = (
+        f'<a href="{_e(quote(g.feedback))}">{_e(g.student or g.entry)}</a>' if g.feedback else _e(g.student or g.entry)
+    )
+    return link + (f" <small>{_e(g.entry)}</small>" if g.student else "")
 
 
 def _submission_rows(results: list[Graded], table_id: str, extra: str, cell) -> str:
     if not results:
         return f'<p class="empty" id="{table_id}">None.</p>'
-    rows = "".join(f'<tr><td>{_who(g)}</td><td class="num">{_points(g.score)}/{_points(g.max_score)}</td>'
-                   f'<td class="{g.status}">{g.status.replace("_", " ")}</td>{cell(g)}</tr>' for g in results)  # fmt: skip
-    return (f'<table id="{table_id}"><thead><tr><th>student</th><th class="num">score</th><th>status</th>{extra}'
-            f"</tr></thead><tbody>{rows}</tbody></table>")
+    rows = "".join(
+        f'<tr><td>{_who(g)}</td><td class="num">{_points(g.score)}/{_points(g.max_score)}</td>'
+        f'<td class="{g.status}">{g.status.replace("_", " ")}</td>{cell(g)}</tr>'
+        for g in results
+    )
+    return (
+        f'<table id="{table_id}"><thead><tr><th>student</th><th class="num">score</th><th>status</th>{extra}'
+        f"</tr></thead><tbody>{rows}</tbody></table>"
+    )
 
 
-def render(results: list[Graded], *, order: list[str], source: str, generated: str,
-           skipped: list[tuple[str, str]] = (), missing: list[str] = ()) -> str:  # fmt: skip
+def render(
+    results: list[Graded],
+    *,
+    order: list[str],
+    source: str,
+    generated: str,
+    skipped: list[tuple[str, str]] = (),
+    missing: list[str] = (),
+) -> str:
     """The instructor's page for ``results`` (one Graded per submission)."""
     count = Counter(g.status for g in results)
     scores = [g.score for g in results]
     full = full_marks(results, max((g.max_score for g in results), default=0))
     bars = bins(results)
     axis = "score (points)" if bars and "%" not in bars[0].label else "score (% of full marks)"
-    cards = [("submissions", len(results)), ("passed", count["passed"]), ("failed", count["failed"]),
-             ("not graded", count["not_graded"]),
-             ("mean", f"{statistics.fmean(scores):.1f}/{_points(full)}" if scores else "–"),
-             ("median", f"{statistics.median(scores):g}/{_points(full)}" if scores else "–")]  # fmt: skip
+    cards = [
+        ("submissions", len(results)),
+        ("passed", count["passed"]),
+        ("failed", count["failed"]),
+        ("not graded", count["not_graded"]),
+        ("mean", f"{statistics.fmean(scores):.1f}/{_points(full)}" if scores else "–"),
+        ("median", f"{statistics.median(scores):g}/{_points(full)}" if scores else "–"),
+    ]
     by_entry = sorted(results, key=lambda g: g.entry)
     slowest = sorted(results, key=lambda g: -g.duration_s)[:SLOWEST]
     ungraded = [g for g in by_entry if g.status == "not_graded"]
     body = [
         "<h1>webgrade: batch report</h1>",
         f'<p class="meta">{_e(source)} · {_e(generated)}</p>',
-        '<div class="cards">' + "".join(f'<div class="card" data-card="{_e(k)}"><b>{_e(v)}</b>{_e(k)}</div>'
-                                        for k, v in cards) + "</div>",  # fmt: skip
+        '<div class="cards">'
+        + "".join(f'<div class="card" data-card="{_e(k)}"><b>{_e(v)}</b>{_e(k)}</div>' for k, v in cards)
+        + "</div>",
         "<h2>Score distribution</h2>",
         f"<section>{histogram_svg(bars, axis)}</section>",
         "<h2>Checks: what the class got, and did not</h2>",
         f"<section>{_checks_table(results, order)}</section>",
         "<h2>Not graded</h2>",
-        "<section>" + _submission_rows(ungraded, "ungraded", "<th>why</th>",
-                                       lambda g: f"<td>{_e(g.reason)}</td>") + "</section>",  # fmt: skip
+        "<section>"
+        + _submission_rows(ungraded, "ungraded", "<th>why</th>", lambda g: f"<td>{_e(g.reason)}</td>")
+        + "</section>",
         f"<h2>Slowest {len(slowest)}</h2>",
-        "<section>" + _submission_rows(slowest, "slowest", '<th class="num">seconds</th>',
-                                       lambda g: f'<td class="num">{g.duration_s:.2f}</td>') + "</section>",  # fmt: skip
+        "<section>"
+        + _submission_rows(
+            slowest, "slowest", '<th class="num">seconds</th>', lambda g: f'<td class="num">{g.duration_s:.2f}</td>'
+        )
+        + "</section>",
         "<h2>Every submission</h2>",
-        "<section>" + _submission_rows(by_entry, "students", "<th>id</th>",
-                                       lambda g: f"<td>{_e(g.student_id)}</td>") + "</section>",  # fmt: skip
+        "<section>"
+        + _submission_rows(by_entry, "students", "<th>id</th>", lambda g: f"<td>{_e(g.student_id)}</td>")
+        + "</section>",
     ]
     if skipped:
         items = "".join(f"<li><code>{_e(name)}</code>: {_e(why)}</li>" for name, why in skipped)
@@ -181,7 +213,9 @@ def render(results: list[Graded], *, order: list[str], source: str, generated: s
     if missing:
         items = "".join(f"<li>{_e(name)}</li>" for name in missing)
         body += ["<h2>On the roster, no submission found</h2>", f'<section><ul id="missing">{items}</ul></section>']
-    return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>webgrade batch report</title><style>{CSS}</style></head>"
-            f'<body><main>{"".join(body)}</main></body></html>\n')  # fmt: skip
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>webgrade batch report</title><style>{CSS}</style></head>"
+        f"<body><main>{''.join(body)}</main></body></html>\n"
+    )

@@ -31,8 +31,9 @@ import signal
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 #: How long a worker may take to unwind a grading after SIGTERM before it is killed.
 GRACE_S = 5.0
@@ -75,8 +76,14 @@ class Pool:
     ``preload`` names modules the fork server imports once for all workers.
     """
 
-    def __init__(self, size: int, work: Callable[[Any], Any], *, warm: Callable[[], None] | None = None,
-                 preload: tuple[str, ...] = ()) -> None:  # fmt: skip
+    def __init__(
+        self,
+        size: int,
+        work: Callable[[Any], Any],
+        *,
+        warm: Callable[[], None] | None = None,
+        preload: tuple[str, ...] = (),
+    ) -> None:
         methods = multiprocessing.get_all_start_methods()
         self._ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
         if preload and self._ctx.get_start_method() == "forkserver":
@@ -90,8 +97,9 @@ class Pool:
 
     def _spawn(self) -> _Worker:
         ours, theirs = self._ctx.Pipe()
-        process = self._ctx.Process(target=_serve, args=(theirs, self._work, self._warm),
-                                    name="webgrade-worker", daemon=True)  # fmt: skip
+        process = self._ctx.Process(
+            target=_serve, args=(theirs, self._work, self._warm), name="webgrade-worker", daemon=True
+        )
         process.start()
         theirs.close()
         self.pids.append(process.pid)
@@ -110,8 +118,11 @@ class Pool:
             listening = [w for w in self._workers if w.key is not None or not w.ready]
             deadlines = [w.deadline for w in self._workers if w.key is not None]
             wait_s = max(0.0, min([*deadlines, time.monotonic() + 0.5]) - time.monotonic())
-            ready = set(multiprocessing.connection.wait(
-                [w.conn for w in listening] + [w.process.sentinel for w in self._workers], timeout=wait_s))  # fmt: skip
+            ready = set(
+                multiprocessing.connection.wait(
+                    [w.conn for w in listening] + [w.process.sentinel for w in self._workers], timeout=wait_s
+                )
+            )
             finished: list[Done] = []
             for worker in list(self._workers):
                 took = time.monotonic() - worker.started
@@ -125,8 +136,9 @@ class Pool:
                             worker.ready = True
                         else:
                             ok = kind == "ok"
-                            finished.append(Done(key, value if ok else None, "" if ok else value, not ok,
-                                                 duration_s=took))  # fmt: skip
+                            finished.append(
+                                Done(key, value if ok else None, "" if ok else value, not ok, duration_s=took)
+                            )
                             worker.key = None
                         continue
                 if worker.process.sentinel in ready:
@@ -134,12 +146,25 @@ class Pool:
                     if not worker.ready:
                         raise PoolError(f"a worker process could not start (exit code {worker.process.exitcode})")
                     if worker.key is not None:
-                        finished.append(Done(worker.key, error=f"the grader's worker process stopped unexpectedly "
-                                             f"(exit code {worker.process.exitcode})", internal=True, duration_s=took))  # fmt: skip
+                        finished.append(
+                            Done(
+                                worker.key,
+                                error=f"the grader's worker process stopped unexpectedly "
+                                f"(exit code {worker.process.exitcode})",
+                                internal=True,
+                                duration_s=took,
+                            )
+                        )
                     self._replace(worker, todo)
                 elif worker.key is not None and time.monotonic() >= worker.deadline:
-                    finished.append(Done(worker.key, error=f"grading took longer than the time limit of {time_limit:g} s",
-                                         overtime=True, duration_s=took))  # fmt: skip
+                    finished.append(
+                        Done(
+                            worker.key,
+                            error=f"grading took longer than the time limit of {time_limit:g} s",
+                            overtime=True,
+                            duration_s=took,
+                        )
+                    )
                     self._retire(worker)
                     self._replace(worker, todo)
             self._reap()
@@ -235,8 +260,9 @@ def _watch_parent() -> None:
     os._exit(1)  # unwinding hung: the servers' supervisors get PR_SET_PDEATHSIG and stop their trees
 
 
-def _serve(conn: multiprocessing.connection.Connection, work: Callable[[Any], Any],
-           warm: Callable[[], None] | None) -> None:  # fmt: skip
+def _serve(
+    conn: multiprocessing.connection.Connection, work: Callable[[Any], Any], warm: Callable[[], None] | None
+) -> None:
     """A worker's main loop: run each task sent, send back ``(kind, key, value)``, until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the batch decides
     signal.signal(signal.SIGTERM, _on_sigterm)

@@ -69,20 +69,23 @@ def load(path: Path) -> Roster:
     header = rows[0]
     key = _column(header, KEY_COLUMNS)
     if key is None:
-        raise RosterError(f"the roster {path} has no `entry` (or `github_username`) column; "
-                          f"its columns are: {', '.join(header)}")  # fmt: skip
+        raise RosterError(
+            f"the roster {path} has no `entry` (or `github_username`) column; its columns are: {', '.join(header)}"
+        )
     name, ident = _column(header, NAME_COLUMNS), _column(header, ID_COLUMNS)
     students: list[Student] = []
     seen: dict[str, int] = {}
     for line, row in enumerate(rows[1:], start=2):
 
-        def cell(i: int | None) -> str:
+        def cell(i: int | None, row: list[str] = row) -> str:
             return row[i].strip() if i is not None and i < len(row) else ""
 
         if not cell(key):
             continue  # a blank line, or a student who has not linked an account yet
         if cell(key).lower() in seen:
-            raise RosterError(f"the roster {path} names {cell(key)!r} twice, on lines {seen[cell(key).lower()]} and {line}")
+            raise RosterError(
+                f"the roster {path} names {cell(key)!r} twice, on lines {seen[cell(key).lower()]} and {line}"
+            )
         seen[cell(key).lower()] = line
         students.append(Student(cell(key), cell(name), cell(ident)))
     return Roster(students)

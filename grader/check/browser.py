@@ -262,8 +262,11 @@ def _visit(browser, page_url: str, api_url: str, records: Any, timeout: float, s
         if url != api_url:
             return
         cors = event.get("corsErrorStatus") or {}
-        visit.failed.append(FailedRequest(method, url, event.get("errorText", ""), cors.get("corsError"),
-                                          cors.get("failedParameter", "")))  # fmt: skip
+        visit.failed.append(
+            FailedRequest(
+                method, url, event.get("errorText", ""), cors.get("corsError"), cors.get("failedParameter", "")
+            )
+        )
 
     context = browser.new_context()
     try:
@@ -322,15 +325,18 @@ class Browser:
         self._submit(lambda browser: None, self.launch_timeout + 10)
         return self
 
-    def visit(self, page_url: str, api_url: str, records: Any, timeout: float = 10.0,
-              screenshot: bool = False) -> Visit:  # fmt: skip
+    def visit(
+        self, page_url: str, api_url: str, records: Any, timeout: float = 10.0, screenshot: bool = False
+    ) -> Visit:
         """Load ``page_url`` (the lesson's page fetching ``api_url``) and report what the browser did.
 
         ``records`` are the API's records as the grader fetched them: the rows
         the table should show.  Waits at most ``timeout`` seconds for them.
         """
-        return self._submit(lambda browser: _visit(browser, page_url, api_url, records, timeout, screenshot),
-                            self.launch_timeout + timeout + 10)  # fmt: skip
+        return self._submit(
+            lambda browser: _visit(browser, page_url, api_url, records, timeout, screenshot),
+            self.launch_timeout + timeout + 10,
+        )
 
     def close(self) -> None:
         """Stop Chromium and Playwright's driver; safe to call twice."""
@@ -351,8 +357,10 @@ class Browser:
 
     def _submit(self, work: Callable[[Any], Any], timeout: float) -> Any:
         if self.executable is None:
-            raise BrowserUnavailable(f"expected a browser to load the page, saw none: {not_found_reason()}",
-                                     f"install one: {install_command()}")  # fmt: skip
+            raise BrowserUnavailable(
+                f"expected a browser to load the page, saw none: {not_found_reason()}",
+                f"install one: {install_command()}",
+            )
         future: concurrent.futures.Future = concurrent.futures.Future()
         with self._lock:
             if self._closed:
@@ -412,12 +420,14 @@ class Browser:
                     pass
 
 
-def load_lesson_page(browser: Browser, origin: str, api_url: str, records: Any, timeout: float = 10.0,
-                     screenshot: bool = False) -> Visit:  # fmt: skip
+def load_lesson_page(
+    browser: Browser, origin: str, api_url: str, records: Any, timeout: float = 10.0, screenshot: bool = False
+) -> Visit:
     """Serve the lesson's page (fetching ``api_url``) from ``origin`` and load it in ``browser``.
 
     The browser's verdict is :attr:`Visit.drew_table`; the rest of the Visit says why not.
     """
     from grader.lessons.web_server import page as lesson_page
+
     with lesson_page.serve(origin, lesson_page.render(api_url)) as page_url:
         return browser.visit(page_url, api_url, records, timeout, screenshot)

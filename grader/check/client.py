@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 import time
 from dataclasses import dataclass
 from email.message import Message
@@ -71,6 +70,7 @@ def _broken(shown: str, error: BaseException, server: Server | None = None) -> F
             code = None
         if code is not None:
             from grader.run import diagnose
+
             log = server.log_text()
             found = diagnose.last_exception(log)
             what = f": {found[0]}: {found[1]}" if found else ""
@@ -109,6 +109,7 @@ def _crashed(shown: str, status: int, reason: str, server: Server | None, log_fr
     if server is None:
         return None
     from grader.run import diagnose
+
     deadline = time.monotonic() + TRACEBACK_WAIT_S
     while True:
         log = server.log_since(log_from)
@@ -194,13 +195,13 @@ class Client:
             while len(body) <= self.max_bytes:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise socket.timeout
+                    raise TimeoutError
                 sock.settimeout(left)  # one deadline for the whole answer, not per read
                 chunk = response.read1(65536)
                 if not chunk:
                     break
                 body += chunk
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             raise _timeout(shown, self.timeout, self.server) from None
         except (OSError, http.client.HTTPException) as error:
             raise _broken(shown, error, self.server) from None

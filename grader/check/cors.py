@@ -38,12 +38,31 @@ _SAFELISTED_METHODS = frozenset({"GET", "HEAD", "POST"})
 _NORMALIZED_METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"})
 _FORBIDDEN_METHODS = frozenset({"CONNECT", "TRACE", "TRACK"})
 # fetch() silently drops these author headers: the browser owns them.
-_FORBIDDEN_HEADERS = frozenset({
-    "accept-charset", "accept-encoding", "access-control-request-headers",
-    "access-control-request-method", "connection", "content-length", "cookie",
-    "cookie2", "date", "dnt", "expect", "host", "keep-alive", "origin", "referer",
-    "set-cookie", "te", "trailer", "transfer-encoding", "upgrade", "via",
-})
+_FORBIDDEN_HEADERS = frozenset(
+    {
+        "accept-charset",
+        "accept-encoding",
+        "access-control-request-headers",
+        "access-control-request-method",
+        "connection",
+        "content-length",
+        "cookie",
+        "cookie2",
+        "date",
+        "dnt",
+        "expect",
+        "host",
+        "keep-alive",
+        "origin",
+        "referer",
+        "set-cookie",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "via",
+    }
+)
 _METHOD_OVERRIDES = frozenset({"x-http-method", "x-http-method-override", "x-method-override"})
 _UNSAFE_BYTES = frozenset([chr(b) for b in range(0x20) if b != 0x09] + list('"():<>?@[\\]{}\x7f'))
 _LANGUAGE_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz *,-.;=")
@@ -115,9 +134,7 @@ def _forbidden(name: str, value: str) -> bool:
     name = name.lower()
     if name in _FORBIDDEN_HEADERS or name.startswith(("proxy-", "sec-")):
         return True
-    return name in _METHOD_OVERRIDES and any(
-        m.strip(_WS).upper() in _FORBIDDEN_METHODS for m in value.split(",")
-    )
+    return name in _METHOD_OVERRIDES and any(m.strip(_WS).upper() in _FORBIDDEN_METHODS for m in value.split(","))
 
 
 def _author_headers(request: CorsRequest) -> list[tuple[str, str]]:
@@ -230,44 +247,76 @@ def _cors_check(request: CorsRequest, answer: Answer, stage: _Stage) -> list[Pro
     origin = _get(answer, "Access-Control-Allow-Origin")
     wanted = f'to have Access-Control-Allow-Origin: "{request.origin}"'
     if origin is None:
-        problems.append(stage.problem(
-            "allow-origin-missing", wanted, "no such header",
-            f"add `from flask_cors import CORS` and `{_SETUP}` right after `app = Flask(__name__)`"))
+        problems.append(
+            stage.problem(
+                "allow-origin-missing",
+                wanted,
+                "no such header",
+                f"add `from flask_cors import CORS` and `{_SETUP}` right after `app = Flask(__name__)`",
+            )
+        )
     elif origin == "*":
         if request.credentials:
-            problems.append(stage.problem(
-                "allow-origin-wildcard", f"{wanted} (a request with credentials never accepts *)", '"*"',
-                f"use `{_SETUP}` and no send_wildcard or hand-set header: flask-cors then echoes the page's origin"))
+            problems.append(
+                stage.problem(
+                    "allow-origin-wildcard",
+                    f"{wanted} (a request with credentials never accepts *)",
+                    '"*"',
+                    f"use `{_SETUP}` and no send_wildcard or hand-set header: flask-cors then echoes the page's origin",
+                )
+            )
     elif origin != request.origin:
         if any(c in origin for c in " ,"):
-            problems.append(stage.problem(
-                "allow-origin-multiple", f"{wanted} (one value)", _seen(origin),
-                "set the header in one place only: delete your own Access-Control-Allow-Origin line "
-                f"and keep `{_SETUP}`"))
+            problems.append(
+                stage.problem(
+                    "allow-origin-multiple",
+                    f"{wanted} (one value)",
+                    _seen(origin),
+                    "set the header in one place only: delete your own Access-Control-Allow-Origin line "
+                    f"and keep `{_SETUP}`",
+                )
+            )
         else:
-            problems.append(stage.problem(
-                "allow-origin-mismatch", f"{wanted} (byte for byte)", _seen(origin),
-                f"let flask-cors echo the origin with `{_SETUP}`, or list it exactly: "
-                f"origins=['{request.origin}'] (scheme, host and port, no trailing slash)"))
+            problems.append(
+                stage.problem(
+                    "allow-origin-mismatch",
+                    f"{wanted} (byte for byte)",
+                    _seen(origin),
+                    f"let flask-cors echo the origin with `{_SETUP}`, or list it exactly: "
+                    f"origins=['{request.origin}'] (scheme, host and port, no trailing slash)",
+                )
+            )
     if request.credentials:
         allowed = _get(answer, "Access-Control-Allow-Credentials")
         wanted = 'to have Access-Control-Allow-Credentials: "true" because the page sends credentials'
         if allowed is None:
-            problems.append(stage.problem(
-                "allow-credentials-missing", wanted, "no such header",
-                f"pass supports_credentials=True to CORS: `{_SETUP}`"))
+            problems.append(
+                stage.problem(
+                    "allow-credentials-missing",
+                    wanted,
+                    "no such header",
+                    f"pass supports_credentials=True to CORS: `{_SETUP}`",
+                )
+            )
         elif allowed != "true":
-            problems.append(stage.problem(
-                "allow-credentials-not-true", f"{wanted} (exactly, lowercase)", _seen(allowed),
-                "don't set it by hand (str(True) is 'True'): let flask-cors send it with supports_credentials=True"))
+            problems.append(
+                stage.problem(
+                    "allow-credentials-not-true",
+                    f"{wanted} (exactly, lowercase)",
+                    _seen(allowed),
+                    "don't set it by hand (str(True) is 'True'): let flask-cors send it with supports_credentials=True",
+                )
+            )
     return problems
 
 
 def _status_hint(status: int) -> str:
     """One next step for a preflight that did not answer 2xx."""
     if 300 <= status < 400:
-        return ("a preflight never follows redirects: make @app.route's path match the fetched URL exactly "
-                "(Flask redirects /api/data to /api/data/ when the route ends with a slash)")
+        return (
+            "a preflight never follows redirects: make @app.route's path match the fetched URL exactly "
+            "(Flask redirects /api/data to /api/data/ when the route ends with a slash)"
+        )
     if status == 404:
         return "no route answers OPTIONS at this URL: check that @app.route's path is the URL the page fetches"
     if status == 405:
@@ -282,19 +331,29 @@ def _status_hint(status: int) -> str:
 def _preflight_rules(request: CorsRequest, answer: Answer, stage: _Stage) -> list[Problem]:
     """The preflight answer's status, then the methods and headers it allows."""
     if not 200 <= answer.status <= 299:
-        return [stage.problem("preflight-status", "to have a 2xx status such as 200 or 204",
-                              str(answer.status), _status_hint(answer.status))]
+        return [
+            stage.problem(
+                "preflight-status",
+                "to have a 2xx status such as 200 or 204",
+                str(answer.status),
+                _status_hint(answer.status),
+            )
+        ]
     problems, lists = [], {}
     for name in ("Access-Control-Allow-Methods", "Access-Control-Allow-Headers"):
         value = _get(answer, name)
         items, bad = _items(value or "")
         lists[name] = (value, items)
         if bad is not None:
-            problems.append(stage.problem(
-                "allow-list-invalid", f"to have {name} as names separated by commas",
-                f'{_seen(value)} ("{bad}" is not a name)',
-                "write plain names joined by commas, like Content-Type, Authorization (not str(['Content-Type'])), "
-                "or let flask-cors write it"))
+            problems.append(
+                stage.problem(
+                    "allow-list-invalid",
+                    f"to have {name} as names separated by commas",
+                    f'{_seen(value)} ("{bad}" is not a name)',
+                    "write plain names joined by commas, like Content-Type, Authorization (not str(['Content-Type'])), "
+                    "or let flask-cors write it",
+                )
+            )
             lists[name] = (value, None)
 
     value, methods = lists["Access-Control-Allow-Methods"]
@@ -302,13 +361,18 @@ def _preflight_rules(request: CorsRequest, answer: Answer, stage: _Stage) -> lis
     star = "*" in (methods or ()) and not request.credentials
     if methods is not None and method not in methods and method not in _SAFELISTED_METHODS and not star:
         note = " (* does not count with credentials)" if "*" in methods else ""
-        hint = (f"write the method in capitals in fetch() (method: '{method.upper()}'): browsers uppercase only "
-                "GET, HEAD, POST, PUT, DELETE and OPTIONS, and this list is case-sensitive"
-                if method != method.upper() else
-                f"allow it: CORS(app, supports_credentials=True, origins='*', methods=['GET', '{method}']) "
-                "and add it to @app.route's methods")
-        problems.append(stage.problem("method-not-allowed", f"to list {method} in Access-Control-Allow-Methods{note}",
-                                      _seen(value), hint))
+        hint = (
+            f"write the method in capitals in fetch() (method: '{method.upper()}'): browsers uppercase only "
+            "GET, HEAD, POST, PUT, DELETE and OPTIONS, and this list is case-sensitive"
+            if method != method.upper()
+            else f"allow it: CORS(app, supports_credentials=True, origins='*', methods=['GET', '{method}']) "
+            "and add it to @app.route's methods"
+        )
+        problems.append(
+            stage.problem(
+                "method-not-allowed", f"to list {method} in Access-Control-Allow-Methods{note}", _seen(value), hint
+            )
+        )
 
     value, names = lists["Access-Control-Allow-Headers"]
     if names is not None:
@@ -317,13 +381,22 @@ def _preflight_rules(request: CorsRequest, answer: Answer, stage: _Stage) -> lis
             lower = name.lower()
             if lower in allowed or ("*" in allowed and not request.credentials and lower != "authorization"):
                 continue
-            note = ("" if "*" not in allowed else
-                    " (* never covers Authorization)" if lower == "authorization" else
-                    " (* does not count with credentials)")
-            problems.append(stage.problem(
-                "header-not-allowed", f"to list {name} in Access-Control-Allow-Headers{note}", _seen(value),
-                f"name it: drop allow_headers from CORS(...) so flask-cors allows the requested headers, "
-                f"or use allow_headers=['{name}']"))
+            note = (
+                ""
+                if "*" not in allowed
+                else " (* never covers Authorization)"
+                if lower == "authorization"
+                else " (* does not count with credentials)"
+            )
+            problems.append(
+                stage.problem(
+                    "header-not-allowed",
+                    f"to list {name} in Access-Control-Allow-Headers{note}",
+                    _seen(value),
+                    f"name it: drop allow_headers from CORS(...) so flask-cors allows the requested headers, "
+                    f"or use allow_headers=['{name}']",
+                )
+            )
     return problems
 
 
@@ -345,9 +418,11 @@ def _vary_warning(request: CorsRequest, answer: Answer) -> list[str]:
     tokens = {t.lower() for t in _items(vary or "")[0]}
     if origin is None or origin == "*" or tokens & {"origin", "*"}:
         return []
-    return [f"expected the {_method(request)} answer, which echoes Access-Control-Allow-Origin: \"{origin}\", "
-            f"to have Vary: Origin, saw {_seen(vary)}; a cache could hand it to a page on another origin "
-            f"(`{_SETUP}` adds Vary: Origin)"]
+    return [
+        f'expected the {_method(request)} answer, which echoes Access-Control-Allow-Origin: "{origin}", '
+        f"to have Vary: Origin, saw {_seen(vary)}; a cache could hand it to a page on another origin "
+        f"(`{_SETUP}` adds Vary: Origin)"
+    ]
 
 
 def judge(request: CorsRequest, preflight: Answer | None, response: Answer | None) -> Verdict:
@@ -363,17 +438,26 @@ def judge(request: CorsRequest, preflight: Answer | None, response: Answer | Non
     if needed:
         stage = _Stage("preflight", 'the OPTIONS "preflight" answer', _why(request))
         if preflight is None:
-            problems.append(Problem(
-                "preflight", "no-preflight-answer",
-                f'expected an answer to the OPTIONS "preflight", saw none{stage.why}',
-                f"check that the server still runs; with `{_SETUP}` flask-cors answers OPTIONS by itself"))
+            problems.append(
+                Problem(
+                    "preflight",
+                    "no-preflight-answer",
+                    f'expected an answer to the OPTIONS "preflight", saw none{stage.why}',
+                    f"check that the server still runs; with `{_SETUP}` flask-cors answers OPTIONS by itself",
+                )
+            )
         else:
             problems += _cors_check(request, preflight, stage)
             problems += _preflight_rules(request, preflight, stage)
     if response is None:
-        problems.append(Problem(
-            "response", "no-response-answer", f"expected an answer to the {method} request, saw none",
-            "check that the server still runs and look for a traceback in its output"))
+        problems.append(
+            Problem(
+                "response",
+                "no-response-answer",
+                f"expected an answer to the {method} request, saw none",
+                "check that the server still runs and look for a traceback in its output",
+            )
+        )
         warnings: list[str] = []
     else:
         problems += _cors_check(request, response, _Stage("response", f"the {method} answer"))

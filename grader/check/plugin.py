@@ -52,8 +52,8 @@ def pytest_configure(config: pytest.Config) -> None:
     path = config.getoption("--webgrade", default=None)
     if path and GRADING not in config.stash:
         from grader import rubric as rubrics
-        from grader.grade import Grading, Options
         from grader.find.submission import find_submission
+        from grader.grade import Grading, Options
 
         submission = find_submission(Path(path), config.getoption("--webgrade-entry"))
         rubric_file = config.getoption("--webgrade-rubric")
@@ -175,11 +175,15 @@ class Collector:
         if report.failed:
             where = Path(str(report.fspath)).name
             self.results[f"collect.{where}"] = CheckResult(
-                f"collect.{where}", f"checks in {where} could be loaded", "failed", 0, 1,
+                f"collect.{where}",
+                f"checks in {where} could be loaded",
+                "failed",
+                0,
+                1,
                 f"expected the check file {where} to load, saw an error",
                 "fix the check file (this is the instructor's file, not the student's)",
                 detail=str(report.longrepr),
-            )  # fmt: skip
+            )
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -231,10 +235,23 @@ class Collector:
 #: pytest's own plugins that a grading run does not need: each costs start-up time,
 #: and some would write files (cacheprovider) or print (terminal, xprocess's reminder).
 UNUSED_PLUGINS = (
-    "cacheprovider", "terminal", "xprocess", "doctest", "junitxml", "pastebin", "stepwise", "faulthandler",
-    "debugging", "setuponly", "setupplan", "unraisableexception", "threadexception", "warnings", "legacypath",
+    "cacheprovider",
+    "terminal",
+    "xprocess",
+    "doctest",
+    "junitxml",
+    "pastebin",
+    "stepwise",
+    "faulthandler",
+    "debugging",
+    "setuponly",
+    "setupplan",
+    "unraisableexception",
+    "threadexception",
+    "warnings",
+    "legacypath",
     "logging",
-)  # fmt: skip
+)
 
 
 def run_checks(grading, paths: list[Path]) -> list[CheckResult]:
@@ -252,13 +269,16 @@ def run_checks(grading, paths: list[Path]) -> list[CheckResult]:
         ini.write_text("[pytest]\n", encoding="utf-8")
         args = [
             *map(str, paths),
-            "-c", str(ini),
-            "--rootdir", tmp,
+            "-c",
+            str(ini),
+            "--rootdir",
+            tmp,
             "--import-mode=importlib",
-            "-p", "grader.check.plugin",
+            "-p",
+            "grader.check.plugin",
             "--capture=no",
             *(f"-pno:{name}" for name in UNUSED_PLUGINS),
-        ]  # fmt: skip
+        ]
         saved = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
         # Unrelated plugins installed next to us cost start-up time and could change the run.
         os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"

@@ -23,19 +23,32 @@ WIDTH = 60
 #: Errors collected before sorting; enough for any report, cheap on a huge answer.
 MAX_ERRORS = 500
 TYPE_WORDS = {
-    "string": "a string", "number": "a number", "integer": "a whole number",
-    "boolean": "true/false", "null": "null", "array": "a list", "object": "a dictionary (JSON object)",
+    "string": "a string",
+    "number": "a number",
+    "integer": "a whole number",
+    "boolean": "true/false",
+    "null": "null",
+    "array": "a list",
+    "object": "a dictionary (JSON object)",
 }
 PLURALS = {
-    "string": "strings", "number": "numbers", "integer": "whole numbers", "boolean": "true/false values",
-    "null": "nulls", "array": "lists", "object": "dictionaries (JSON objects)",
+    "string": "strings",
+    "number": "numbers",
+    "integer": "whole numbers",
+    "boolean": "true/false values",
+    "null": "nulls",
+    "array": "lists",
+    "object": "dictionaries (JSON objects)",
 }
 #: Within one place, say the most basic problem first: a wrong type makes the rest moot.
 RANK = {"type": 0, "required": 1, "minItems": 2}
 #: Keywords whose own message says little ("not valid under any of the given schemas").
 WEAK = ("anyOf", "oneOf")
 BOUNDS = {
-    "minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than", "exclusiveMaximum": "less than",
+    "minimum": "at least",
+    "maximum": "at most",
+    "exclusiveMinimum": "more than",
+    "exclusiveMaximum": "less than",
 }
 
 
@@ -125,7 +138,7 @@ def _explain(error: Any, data: Any) -> SchemaProblem:
     else:  # any other keyword an instructor's schema uses: jsonschema's words, tidied
         msg = error.message
         if msg.startswith(repr(value)):
-            msg = _short(value) + msg[len(repr(value)):]
+            msg = _short(value) + msg[len(repr(value)) :]
         msg = _truncate(msg, 3 * WIDTH)
         hint = f"it should be {rule['description']}" if rule.get("description") else f'follow the "{kw}" rule'
     return SchemaProblem(f"{_where(path, data)}: {msg}".replace("\n", " "), hint.replace("\n", " "), path)
@@ -151,7 +164,9 @@ def _type_hint(path: tuple, value: Any, rule: dict, data: Any) -> str:
         return f"put it in quotes: {key}{_short(_short(value))}"
     if value is None:
         example = _example(rule)
-        return "replace null (Python None) with " + (f"a real value, e.g. {key}{example}" if example else _expected(rule))
+        return "replace null (Python None) with " + (
+            f"a real value, e.g. {key}{example}" if example else _expected(rule)
+        )
     return f"change it to {_expected(rule)}"
 
 

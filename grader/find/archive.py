@@ -46,8 +46,10 @@ def extract(archive: Path, target: Path, max_bytes: int = MAX_BYTES, max_files: 
         with zipfile.ZipFile(archive) as zf:
             members = [m for m in zf.infolist() if not m.filename.startswith(_LITTER)]
             if len(members) > max_files:
-                raise ArchiveError(f"{name} holds {len(members)} files; expected at most {max_files}",
-                                   "leave out virtual environments and downloaded packages, then " + _REZIP)  # fmt: skip
+                raise ArchiveError(
+                    f"{name} holds {len(members)} files; expected at most {max_files}",
+                    "leave out virtual environments and downloaded packages, then " + _REZIP,
+                )
             for member in members:
                 _check_member(name, member)
             target.mkdir(parents=True)
@@ -56,13 +58,22 @@ def extract(archive: Path, target: Path, max_bytes: int = MAX_BYTES, max_files: 
                 written += _write(zf, member, target, max_bytes - written)
     except _TooBig:
         shutil.rmtree(target, ignore_errors=True)
-        raise ArchiveError(f"{name} unpacks to more than {max_bytes / 2**20:g} MB",
-                           "leave out large data files and virtual environments, then " + _REZIP) from None
+        raise ArchiveError(
+            f"{name} unpacks to more than {max_bytes / 2**20:g} MB",
+            "leave out large data files and virtual environments, then " + _REZIP,
+        ) from None
     except ArchiveError:
         shutil.rmtree(target, ignore_errors=True)
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError, OSError,
-            zlib.error) as error:  # fmt: skip
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        NotImplementedError,
+        RuntimeError,
+        EOFError,
+        OSError,
+        zlib.error,
+    ) as error:
         # RuntimeError: a password-protected member; NotImplementedError: an unusual compression method.
         shutil.rmtree(target, ignore_errors=True)
         raise ArchiveError(f"{name} could not be unpacked: {error}", _REZIP) from None
@@ -72,11 +83,12 @@ def _check_member(name: str, member: zipfile.ZipInfo) -> None:
     path = member.filename.replace("\\", "/")
     parts = PurePosixPath(path).parts
     if path.startswith("/") or _DRIVE.match(path) or ".." in parts or "\0" in path:
-        raise ArchiveError(f"{name} holds the path {member.filename!r}, which points outside the zip's folder",
-                           _REZIP)  # fmt: skip
+        raise ArchiveError(f"{name} holds the path {member.filename!r}, which points outside the zip's folder", _REZIP)
     if stat.S_ISLNK(member.external_attr >> 16):
-        raise ArchiveError(f"{name} holds a symbolic link, {member.filename!r}; expected only files and folders",
-                           "replace the link with the file itself, then " + _REZIP)  # fmt: skip
+        raise ArchiveError(
+            f"{name} holds a symbolic link, {member.filename!r}; expected only files and folders",
+            "replace the link with the file itself, then " + _REZIP,
+        )
 
 
 class _TooBig(Exception):

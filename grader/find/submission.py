@@ -10,9 +10,9 @@ import ast
 import os
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 #: How strongly a source looks like the server: it creates a Flask app, or only imports flask.
 STRONG, WEAK = 2, 1
@@ -107,7 +107,9 @@ def find_submission(path: Path, entry: str | None = None) -> Submission:
     """What `webgrade check PATH [--entry FILE]` grades."""
     path = Path(path).expanduser()
     if not path.exists():
-        raise SubmissionError(f"no such file or folder: {path}", "check the path; run webgrade from your project folder")
+        raise SubmissionError(
+            f"no such file or folder: {path}", "check the path; run webgrade from your project folder"
+        )
     path = path.resolve()
     if path.is_dir():
         file = _entry_in(path, entry) if entry else _search(path)

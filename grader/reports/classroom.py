@@ -96,17 +96,19 @@ def result(report: Report) -> dict:
     shown = [c for c in report.checks if c.status != "skipped"]
     scores = exact_scores([c.score for c in shown], report.score)
     tests = []
-    for check, score in zip(shown, scores):
-        tests.append({
-            "name": defang(f"{check.name} ({check.id})"),
-            "status": STATUS[check.status],
-            "score": _number(score),
-            "message": defang(_message(check)),
-            "test_code": f"webgrade check ({check.id})",
-            "filename": check.file or "",
-            "line_no": check.line or 0,
-            "duration": 0,
-        })  # fmt: skip
+    for check, score in zip(shown, scores, strict=False):
+        tests.append(
+            {
+                "name": defang(f"{check.name} ({check.id})"),
+                "status": STATUS[check.status],
+                "score": _number(score),
+                "message": defang(_message(check)),
+                "test_code": f"webgrade check ({check.id})",
+                "filename": check.file or "",
+                "line_no": check.line or 0,
+                "duration": 0,
+            }
+        )
     return {"version": 1, "status": STATUS[report.status], "max_score": _number(report.max_score), "tests": tests}
 
 

@@ -99,13 +99,15 @@ def annotations(report: Report, submission_folder: Path, workspace: Path | None 
         lines.append(command("error", message, file=file, line=line, title=f"{result.name} ({result.id})"))
     if rest := failed[len(shown) :]:
         ids = ", ".join(result.id for result in rest[:LISTED_IDS]) + (", …" if len(rest) > LISTED_IDS else "")
-        lines.append(command(
-            "error",
-            f"{len(rest)} more checks failed ({ids}), {len(failed)} in all: GitHub shows only "
-            f"{ANNOTATIONS_PER_LEVEL} annotations per step. Read every failed check in webgrade's summary "
-            "on the run's Summary page, or in this step's log.",
-            title=f"{len(rest)} more failed checks",
-        ))  # fmt: skip
+        lines.append(
+            command(
+                "error",
+                f"{len(rest)} more checks failed ({ids}), {len(failed)} in all: GitHub shows only "
+                f"{ANNOTATIONS_PER_LEVEL} annotations per step. Read every failed check in webgrade's summary "
+                "on the run's Summary page, or in this step's log.",
+                title=f"{len(rest)} more failed checks",
+            )
+        )
     return lines
 
 

@@ -79,7 +79,14 @@ def write_problem(folder: Path, message: str, hint: str = "") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "results.json"
     text = message + (f"\ntry: {hint}" if hint else "")
-    data = {"score": 0, "execution_time": 0, "output": text, "output_format": "text", "visibility": "visible",
-            "stdout_visibility": "hidden", "tests": []}  # fmt: skip
+    data = {
+        "score": 0,
+        "execution_time": 0,
+        "output": text,
+        "output_format": "text",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": [],
+    }
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path

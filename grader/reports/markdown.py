@@ -78,7 +78,10 @@ class _Cuttable:
 
 
 def _shares(sizes: list[int], room: int) -> list[int]:
-    """Bytes for each text so that together they fit in ``room``: the short ones whole, the longest cut to one length."""
+    """Bytes for each text so that together they fit in ``room``.
+
+    The short ones stay whole, the longest are cut to one length.
+    """
     if sum(sizes) <= room:
         return sizes
     left, count, cap = max(room, 0), len(sizes), 0
@@ -112,7 +115,8 @@ def render(report: Report, title: str = "webgrade", max_bytes: int | None = None
     scorecard's lines are never cut.
     """
     lines: list[list[str | _Cuttable]] = [
-        [f"## {escape(title)}: {report.score:g}/{report.max_score:g} ({report.status.replace('_', ' ')})"], [""]
+        [f"## {escape(title)}: {report.score:g}/{report.max_score:g} ({report.status.replace('_', ' ')})"],
+        [""],
     ]
     lines.extend([f"> {escape(note)}"] for note in report.notes)
     if report.notes:
@@ -121,8 +125,14 @@ def render(report: Report, title: str = "webgrade", max_bytes: int | None = None
     lines.extend(_row(result) for result in report.checks)
     for result in report.checks:
         if result.log and result.status == "failed":
-            lines += [[""], [f"<details><summary>What the server printed ({escape(result.id)})</summary>"], [""],
-                      [_Cuttable(result.log, _fence, keep_end=True)], [""], ["</details>"]]  # fmt: skip
+            lines += [
+                [""],
+                [f"<details><summary>What the server printed ({escape(result.id)})</summary>"],
+                [""],
+                [_Cuttable(result.log, _fence, keep_end=True)],
+                [""],
+                ["</details>"],
+            ]
     cuttable = [part for line in lines for part in line if isinstance(part, _Cuttable)]
     fixed = _size("\n".join("".join(p for p in line if isinstance(p, str)) for line in lines) + "\n")
     room = (max_bytes - fixed) if max_bytes is not None else sum(c.size for c in cuttable)

@@ -21,7 +21,9 @@ def _points(value: float) -> str:
 def _check(result: CheckResult, verbose: bool, previous: CheckResult | None) -> list[str]:
     mark, colour = MARKS[result.status]
     points = f"{_points(result.score)}/{_points(result.max_score)}"
-    lines = [f"{click.style(mark, fg=colour, bold=True)} {points:>5}  {result.name}  {click.style(result.id, dim=True)}"]
+    lines = [
+        f"{click.style(mark, fg=colour, bold=True)} {points:>5}  {result.name}  {click.style(result.id, dim=True)}"
+    ]
     repeated = previous is not None and previous.status == result.status and previous.message == result.message
     if result.message and result.status != "passed" and not repeated:
         lines.append(f"         {result.message}")

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from grader.run.limits import Limits
     from grader.find.submission import Submission
+    from grader.run.limits import Limits
 
 TAIL_LINES = 12
 
@@ -193,7 +193,8 @@ def exited(code: int, log: str, submission: Submission | None, limits: Limits | 
             return Problem(
                 "syntax-error",
                 f"expected Python that runs, saw a {kind} in {where}: {text}",
-                f"open {where.replace(', line', ' at line')} and fix it; `python {name.split(',')[0]}` shows the same error",
+                f"open {where.replace(', line', ' at line')} and fix it; "
+                f"`python {name.split(',')[0]}` shows the same error",
                 shown,
                 file,
                 line,

@@ -313,8 +313,12 @@ def _apply_limits() -> None:
     """The resource limits of ``grader/limits.py``, set in the child before the student's code runs."""
     import resource
 
-    for name, limit in (("AS", resource.RLIMIT_AS), ("CPU", resource.RLIMIT_CPU),
-                        ("FSIZE", resource.RLIMIT_FSIZE), ("NPROC", resource.RLIMIT_NPROC)):  # fmt: skip
+    for name, limit in (
+        ("AS", resource.RLIMIT_AS),
+        ("CPU", resource.RLIMIT_CPU),
+        ("FSIZE", resource.RLIMIT_FSIZE),
+        ("NPROC", resource.RLIMIT_NPROC),
+    ):
         value = os.environ.get(f"WEBGRADE_LIMIT_{name}")
         if not value:
             continue
@@ -537,8 +541,7 @@ def run_script(script: str, display: str, path_dir: str) -> None:
             app = _find_app(main.__dict__)
             if app is None:
                 print(
-                    f"webgrade: {display} finished without starting a server, "
-                    "and it defines no Flask app to serve.",
+                    f"webgrade: {display} finished without starting a server, and it defines no Flask app to serve.",
                     flush=True,
                 )
                 sys.exit(3)

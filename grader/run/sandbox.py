@@ -75,9 +75,13 @@ def python_paths(python: str) -> tuple[str, ...]:
     if os.path.realpath(exe) == os.path.realpath(sys.executable):
         found = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]
     else:  # another Python (--python): ask it, once
-        code = "import json, sys; print(json.dumps([sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]))"
+        code = (
+            "import json, sys; print(json.dumps([sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]))"
+        )
         try:
-            out = subprocess.run([exe, "-c", code], capture_output=True, text=True, timeout=30, env={"PATH": os.defpath})
+            out = subprocess.run(
+                [exe, "-c", code], capture_output=True, text=True, timeout=30, env={"PATH": os.defpath}
+            )
             found = json.loads(out.stdout)
         except (OSError, ValueError, subprocess.SubprocessError):
             found = []
@@ -118,13 +122,26 @@ def bwrap_command(
     bound = [*python_paths(python), *(str(p) for p in read_only), *(str(p) for p in writable)]
     args = [
         BWRAP,
-        "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
-        "--die-with-parent", "--new-session", "--as-pid-1",
+        "--unshare-ipc",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--new-session",
+        "--as-pid-1",
         *_system(),
-        "--proc", "/proc",
-        "--dev", "/dev",
-        "--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", "/tmp",
-    ]  # fmt: skip
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--perms",
+        "1777",
+        "--size",
+        str(TMP_BYTES),
+        "--tmpfs",
+        "/tmp",
+    ]
     # bwrap would create the folders above each mount point as root-only: the run's own user could not pass.
     made: set[str] = set()
     for path in bound:

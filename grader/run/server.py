@@ -59,10 +59,9 @@ from types import SimpleNamespace
 import psutil
 
 import grader
-
+from grader.find.submission import SKIP_DIRS, Submission
 from grader.run import diagnose, sandbox
 from grader.run.limits import Limits, sandbox_uid
-from grader.find.submission import SKIP_DIRS, Submission
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
 #: The whole grader package (not just this subpackage), covered up in the sandbox.
@@ -209,10 +208,15 @@ class Server:
         shutil.copytree(self.original, self.workdir, symlinks=True, ignore=ignore)
         if total > COPY_MAX_BYTES:
             self.warnings.append(
-                f"the submission's folder holds more than {COPY_MAX_BYTES // 2**20} MB: some files were not copied for the server"
+                f"the submission's folder holds more than {COPY_MAX_BYTES // 2**20} MB: "
+                "some files were not copied for the server"
             )
         if self.submission is not None and self.submission.path.is_dir():
-            rel = self.original.relative_to(self.submission.path).as_posix() if self.original.is_relative_to(self.submission.path) else ""
+            rel = (
+                self.original.relative_to(self.submission.path).as_posix()
+                if self.original.is_relative_to(self.submission.path)
+                else ""
+            )
             self._relative = "" if rel in ("", ".") else rel + "/"
 
     def args(self) -> list[str]:
@@ -379,10 +383,13 @@ class Server:
         try:
             self._janitor = subprocess.Popen(
                 ["/bin/sh", "-c", JANITOR, "webgrade-janitor", str(self.tmp)],
-                stdin=read, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                cwd="/", env={"PATH": os.defpath, "LC_ALL": "C"},
+                stdin=read,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                cwd="/",
+                env={"PATH": os.defpath, "LC_ALL": "C"},
                 start_new_session=True,  # a Ctrl+C meant for the grader must not stop it
-            )  # fmt: skip
+            )
         except OSError:  # no /bin/sh: only a grader killed with SIGKILL would leave its folder
             pass
         finally:
@@ -572,7 +579,9 @@ class Server:
         """Name files of the temporary copy as the student knows them (``main.py``, ``api/helpers.py``)."""
         if not text:
             return text
-        return text.replace(f"{self.workdir}/", self._relative).replace(str(self.workdir), self._relative.rstrip("/") or ".")
+        return text.replace(f"{self.workdir}/", self._relative).replace(
+            str(self.workdir), self._relative.rstrip("/") or "."
+        )
 
     # --- output ---
 

@@ -1,1 +1,4 @@
-"""The lesson "Internet - Web Server": a Flask home page, a JSON API of people, and CORS for a page on another origin."""
+"""The lesson "Internet - Web Server".
+
+A Flask home page, a JSON API of people, and CORS for a page on another origin.
+"""

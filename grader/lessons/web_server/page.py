@@ -164,7 +164,7 @@ def local_network_warning(origin: str, server_host: str = "127.0.0.1") -> str | 
         return None
     return (
         f"the page's origin {origin} is public and your server runs on your own computer: Chrome 142 and later "
-        "(\"Local Network Access\") ask the visitor to allow the page to connect to their local network, ask only "
+        '("Local Network Access") ask the visitor to allow the page to connect to their local network, ask only '
         "on https:// pages, and fail the fetch before any CORS check if it is blocked; no header (not "
         "Access-Control-Allow-Private-Network either) changes that. Test from http://127.0.0.1 while you "
         "develop, and click Allow when Chrome asks"

@@ -41,7 +41,15 @@ def cors(client, rubric):
     """
     from dataclasses import replace
 
-    from grader.check.cors import Answer, CorsRequest, Verdict, judge, needs_preflight, preflight_headers, request_headers
+    from grader.check.cors import (
+        Answer,
+        CorsRequest,
+        Verdict,
+        judge,
+        needs_preflight,
+        preflight_headers,
+        request_headers,
+    )
 
     verdicts = []
     for origin in rubric.origins:

@@ -71,5 +71,9 @@ def test_api_records_match_schema(api, rubric):
     problems = check_people(api.json(), load_schema(rubric.schema, rubric.min_records))
     if problems:
         first = problems[0]
-        more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''}: see -v)" if len(problems) > 1 else ""
+        more = (
+            f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''}: see -v)"
+            if len(problems) > 1
+            else ""
+        )
         raise Failure(first.message + more, first.hint, detail="\n".join(p.message for p in problems))

@@ -25,8 +25,10 @@ _KEYS = ("FirstName", "LastName", "Residence")
 def _status_hint(status: int | None) -> str:
     """One next step for a preflight that did not answer 2xx."""
     if status is not None and 300 <= status < 400:
-        return ("a preflight never follows redirects: make @app.route's path match the fetched URL exactly "
-                "(Flask redirects /api/data to /api/data/ when the route ends with a slash)")  # fmt: skip
+        return (
+            "a preflight never follows redirects: make @app.route's path match the fetched URL exactly "
+            "(Flask redirects /api/data to /api/data/ when the route ends with a slash)"
+        )
     if status == 404:
         return "no route answers OPTIONS at this URL: don't define your own OPTIONS handler, let flask-cors answer it"
     if status == 405:
@@ -41,49 +43,70 @@ def _blocked(error: str, value: str, origin: str, preflight_status: int | None) 
     stage = "preflight (OPTIONS) answer" if error.startswith("Preflight") else "GET answer"
     kind = error.removeprefix("Preflight")
     if kind == "MissingAllowOriginHeader":
-        return (f"the {stage} has no Access-Control-Allow-Origin header",
-                f"add `from flask_cors import CORS` and `{_SETUP}` right after `app = Flask(__name__)`")
+        return (
+            f"the {stage} has no Access-Control-Allow-Origin header",
+            f"add `from flask_cors import CORS` and `{_SETUP}` right after `app = Flask(__name__)`",
+        )
     if kind == "WildcardOriginNotAllowed":
-        return (f'the {stage} says Access-Control-Allow-Origin: "*", which a request with credentials never accepts',
-                f"use `{_SETUP}` and no send_wildcard or hand-set header: flask-cors then echoes the page's origin")
+        return (
+            f'the {stage} says Access-Control-Allow-Origin: "*", which a request with credentials never accepts',
+            f"use `{_SETUP}` and no send_wildcard or hand-set header: flask-cors then echoes the page's origin",
+        )
     if kind == "MultipleAllowOriginValues":
-        return (f'the {stage} has several Access-Control-Allow-Origin values ("{value}")',
-                "set the header in one place only: delete your own Access-Control-Allow-Origin line "
-                f"and keep `{_SETUP}`")
+        return (
+            f'the {stage} has several Access-Control-Allow-Origin values ("{value}")',
+            f"set the header in one place only: delete your own Access-Control-Allow-Origin line and keep `{_SETUP}`",
+        )
     if kind in ("AllowOriginMismatch", "InvalidAllowOriginValue"):
-        return (f'the {stage} says Access-Control-Allow-Origin: "{value}", not the page\'s origin "{origin}"',
-                f"let flask-cors echo the origin with `{_SETUP}`, or list it exactly: origins=['{origin}'] "
-                "(scheme, host and port, no trailing slash)")
+        return (
+            f'the {stage} says Access-Control-Allow-Origin: "{value}", not the page\'s origin "{origin}"',
+            f"let flask-cors echo the origin with `{_SETUP}`, or list it exactly: origins=['{origin}'] "
+            "(scheme, host and port, no trailing slash)",
+        )
     if kind == "InvalidAllowCredentials":
         if not value:
-            return (f"Access-Control-Allow-Credentials is missing from the {stage} "
-                    "(it must be \"true\" because the page fetches with credentials: 'include')",
-                    f"pass supports_credentials=True to CORS(...): `{_SETUP}`")
-        return (f'the {stage} says Access-Control-Allow-Credentials: "{value}", not exactly "true"',
-                "don't set it by hand (str(True) is 'True'): let flask-cors send it with supports_credentials=True")
+            return (
+                f"Access-Control-Allow-Credentials is missing from the {stage} "
+                "(it must be \"true\" because the page fetches with credentials: 'include')",
+                f"pass supports_credentials=True to CORS(...): `{_SETUP}`",
+            )
+        return (
+            f'the {stage} says Access-Control-Allow-Credentials: "{value}", not exactly "true"',
+            "don't set it by hand (str(True) is 'True'): let flask-cors send it with supports_credentials=True",
+        )
     if kind == "InvalidStatus":
         seen = f"answered {preflight_status}" if preflight_status is not None else "did not answer 2xx"
-        return (f'the preflight (the OPTIONS request the browser sends first) {seen}, not "200 OK"',
-                _status_hint(preflight_status))
+        return (
+            f'the preflight (the OPTIONS request the browser sends first) {seen}, not "200 OK"',
+            _status_hint(preflight_status),
+        )
     if kind == "DisallowedRedirect":
         return "the preflight (OPTIONS) was redirected", _status_hint(308)
     if kind == "HeaderDisallowedByPreflightResponse":
-        return (f"the preflight's Access-Control-Allow-Headers does not list {value or 'Content-Type'}, "
-                "which the page sends",
-                "drop allow_headers from CORS(...) so flask-cors allows the page's headers, "
-                "or include 'Content-Type' in it")
+        return (
+            f"the preflight's Access-Control-Allow-Headers does not list {value or 'Content-Type'}, "
+            "which the page sends",
+            "drop allow_headers from CORS(...) so flask-cors allows the page's headers, "
+            "or include 'Content-Type' in it",
+        )
     if kind == "MethodDisallowedByPreflightResponse":
-        return (f"the preflight's Access-Control-Allow-Methods does not list {value or 'GET'}",
-                "drop methods from CORS(...), or include 'GET' in it")
+        return (
+            f"the preflight's Access-Control-Allow-Methods does not list {value or 'GET'}",
+            "drop methods from CORS(...), or include 'GET' in it",
+        )
     if kind in ("InvalidAllowHeadersPreflightResponse", "InvalidAllowMethodsPreflightResponse"):
         name = "Headers" if "Headers" in kind else "Methods"
-        return (f'the preflight\'s Access-Control-Allow-{name} is not a list of names ("{value}")',
-                "write plain names joined by commas, like Content-Type, Authorization (not str([...])), "
-                "or let flask-cors write it")
+        return (
+            f'the preflight\'s Access-Control-Allow-{name} is not a list of names ("{value}")',
+            "write plain names joined by commas, like Content-Type, Authorization (not str([...])), "
+            "or let flask-cors write it",
+        )
     if "LocalNetworkAccess" in kind or "PrivateNetwork" in kind:
-        return ("Chrome's Local Network Access rules stop a public page from reaching your computer without "
-                "the visitor's permission",
-                "open the page from http://127.0.0.1 while you develop, and click Allow when Chrome asks")
+        return (
+            "Chrome's Local Network Access rules stop a public page from reaching your computer without "
+            "the visitor's permission",
+            "open the page from http://127.0.0.1 while you develop, and click Allow when Chrome asks",
+        )
     return f"of CORS (Chromium's reason: {error})", f"use the lesson's setup: `{_SETUP}`"
 
 
@@ -109,9 +132,11 @@ def _explain(visit, origin: str, path: str, records) -> Failure | None:
     expected = f"expected the lesson's page on {origin} to draw {rows} from GET {path}"
     detail = visit.report()
     if visit.page_error:
-        return Failure(f"expected the browser to open the lesson's page at {visit.page_url}, saw: {visit.page_error}",
-                       "this is the grader's side: run again, and show this message to your instructor if it stays",
-                       detail)  # fmt: skip
+        return Failure(
+            f"expected the browser to open the lesson's page at {visit.page_url}, saw: {visit.page_error}",
+            "this is the grader's side: run again, and show this message to your instructor if it stays",
+            detail,
+        )
     blocked = visit.cors_failure()
     if blocked is not None or (visit.fetch == "failed" and _policy_text(visit.console)):
         if blocked is not None:
@@ -122,39 +147,59 @@ def _explain(visit, origin: str, path: str, records) -> Failure | None:
         return Failure(f"{expected}, saw none: the browser blocked the request because {why}", hint, detail)
     if visit.fetch == "failed":
         error = next((f.error for f in visit.failed), "") or "no reason given"
-        return Failure(f"{expected}, saw none: the browser's request failed ({error})",
-                       "the server stopped or crashed while answering the browser: run it yourself and watch "
-                       "its output", detail)  # fmt: skip
+        return Failure(
+            f"{expected}, saw none: the browser's request failed ({error})",
+            "the server stopped or crashed while answering the browser: run it yourself and watch its output",
+            detail,
+        )
     if visit.fetch == "answered" and visit.status != 200:
-        return Failure(f"{expected}, saw none: the browser's GET {path} answered {visit.status}, and the page "
-                       "draws rows only from a 200 answer",
-                       "make GET answer 200 for the browser too: it sends an Origin header and cookies",
-                       detail)  # fmt: skip
+        return Failure(
+            f"{expected}, saw none: the browser's GET {path} answered {visit.status}, and the page "
+            "draws rows only from a 200 answer",
+            "make GET answer 200 for the browser too: it sends an Origin header and cookies",
+            detail,
+        )
     if visit.errors:
-        hint = ("return jsonify(a_list_of_records): the page loops over a list" if not isinstance(records, list)
-                else "make every record a dictionary, like the lesson's InfoDb.append({...})")
+        hint = (
+            "return jsonify(a_list_of_records): the page loops over a list"
+            if not isinstance(records, list)
+            else "make every record a dictionary, like the lesson's InfoDb.append({...})"
+        )
         return Failure(f"{expected}, saw the page's script fail: {visit.errors[0]}", hint, detail)
     if visit.fetch == "pending":
-        return Failure(f"{expected}, saw no answer to the browser's request within the time allowed",
-                       "the route's function never returns: look for a loop or a wait in it", detail)
+        return Failure(
+            f"{expected}, saw no answer to the browser's request within the time allowed",
+            "the route's function never returns: look for a loop or a wait in it",
+            detail,
+        )
     for number, cells in enumerate(visit.expected or (), start=1):
         if cells is None:
-            return Failure(f"{expected}, saw record {number}, which is not a dictionary",
-                           "make every record a dictionary, like the lesson's InfoDb.append({...})", detail)
-        for key, cell in zip(_KEYS, cells):
+            return Failure(
+                f"{expected}, saw record {number}, which is not a dictionary",
+                "make every record a dictionary, like the lesson's InfoDb.append({...})",
+                detail,
+            )
+        for key, cell in zip(_KEYS, cells, strict=False):
             if cell is None:
                 drawn = visit.rows[number - 1][_KEYS.index(key)] if len(visit.rows) >= number else "nothing"
-                return Failure(f"{expected}, saw row {number} show {drawn!r} for {key}: record {number} has no {key}",
-                               f"give every record a {key} key, spelled exactly so: the page reads row.{key}",
-                               detail)  # fmt: skip
+                return Failure(
+                    f"{expected}, saw row {number} show {drawn!r} for {key}: record {number} has no {key}",
+                    f"give every record a {key} key, spelled exactly so: the page reads row.{key}",
+                    detail,
+                )
     if visit.expected is not None and len(visit.rows) != len(visit.expected):
-        return Failure(f"{expected} (one per record), saw {len(visit.rows)}",
-                       "return the same records every time: the browser's answer differed from the grader's", detail)
-    for number, (seen, cells) in enumerate(zip(visit.rows, visit.expected or ()), start=1):
+        return Failure(
+            f"{expected} (one per record), saw {len(visit.rows)}",
+            "return the same records every time: the browser's answer differed from the grader's",
+            detail,
+        )
+    for number, (seen, cells) in enumerate(zip(visit.rows, visit.expected or (), strict=False), start=1):
         if seen != cells:
-            return Failure(f"{expected}, saw row {number} show {_row(seen)} instead of {_row(cells)}",
-                           "return the same records every time: the browser's answer differed from the grader's",
-                           detail)  # fmt: skip
+            return Failure(
+                f"{expected}, saw row {number} show {_row(seen)} instead of {_row(cells)}",
+                "return the same records every time: the browser's answer differed from the grader's",
+                detail,
+            )
     return Failure(f"{expected}, saw {len(visit.rows)}", "run the page yourself and read the browser's console", detail)
 
 
@@ -175,19 +220,24 @@ def test_page_draws_the_table(grading, rubric, server, api, browser, warn):
     required = chosen is True or in_ci()
     if browser.executable is None:
         if required:
-            raise Failure(f"expected a Chromium browser to load the lesson's page, saw none: {not_found_reason()}",
-                          f"install one: {install_command()}")  # fmt: skip
+            raise Failure(
+                f"expected a Chromium browser to load the lesson's page, saw none: {not_found_reason()}",
+                f"install one: {install_command()}",
+            )
         pytest.skip(f"not run: no browser installed ({not_found_reason()}); install one with: {install_command()}")
     if address_space(urlsplit(origin).hostname or "") != "loopback":
-        pytest.skip(f"the page's origin {origin} is not on this computer, so the grader cannot serve the page "
-                    "there; the cors.* checks judge your headers for it")  # fmt: skip
+        pytest.skip(
+            f"the page's origin {origin} is not on this computer, so the grader cannot serve the page "
+            "there; the cors.* checks judge your headers for it"
+        )
 
     from grader.check.browser import load_lesson_page
 
     records = api.json()
     try:
-        visit = load_lesson_page(browser, origin, server.base_url + rubric.api_path, records,
-                                 timeout=rubric.request_timeout + 5)  # fmt: skip
+        visit = load_lesson_page(
+            browser, origin, server.base_url + rubric.api_path, records, timeout=rubric.request_timeout + 5
+        )
     except OriginUnavailable as error:
         raise Failure(error.message, error.hint) from None
     except BrowserUnavailable as error:

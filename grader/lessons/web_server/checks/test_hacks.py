@@ -54,7 +54,7 @@ def test_home_page_changed(home):
     """the home page is changed from the template's"""
     if _words(home.text) == _words(TEMPLATE_HOME):
         raise Failure(
-            "expected a home page of your own, saw the template's page unchanged (title \"Hello\", \"Hello, World!\")",
+            'expected a home page of your own, saw the template\'s page unchanged (title "Hello", "Hello, World!")',
             "in say_hello() in main.py, change the <title> and add your own text to the <body>",
         )
 
