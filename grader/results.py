@@ -13,6 +13,11 @@ from typing import Any, Literal
 Status = Literal["passed", "failed", "not_graded", "skipped"]
 
 
+def points(value: float) -> str:
+    """Points as every output writes them: 2, 0.5, 13 (never 2.0), so the scorecard, files and gradebook agree."""
+    return f"{value:g}"
+
+
 @dataclass
 class CheckResult:
     id: str

@@ -140,12 +140,12 @@ def test_annotations_point_at_the_file_inside_the_workspace(tmp_path):
         CheckResult("home.status", "home", "not_graded", 0, 1, "not graded"),
     ]
     report = Report("s", "e", checks)
-    inside = github.annotations(report, tmp_path / "sub", workspace=tmp_path)
+    inside = github.error_annotations(report, tmp_path / "sub", workspace=tmp_path)
     assert [parse_command(line, REGISTERED)[1] for line in inside] == [
         {"file": "sub/main.py", "line": "18", "title": "GET /api/data answers 200 (api.status)"},
         {"title": "home (home.html)"},  # no such file: no place
     ]
-    outside = github.annotations(report, tmp_path / "sub", workspace=tmp_path / "elsewhere")
+    outside = github.error_annotations(report, tmp_path / "sub", workspace=tmp_path / "elsewhere")
     assert "file" not in parse_command(outside[0], REGISTERED)[1]
 
 
@@ -305,7 +305,9 @@ def _failed(count: int, message: str = "saw 404", log: str = "") -> list[CheckRe
 def test_at_most_ten_error_annotations_and_the_last_says_what_is_left_out(count, tmp_path):
     passing = [CheckResult("server.start", "starts", "passed", 1, 1), CheckResult("a.b", "ab", "not_graded", 0, 1, "x")]
     report = Report("s", "e", [*passing, *_failed(count)])
-    commands = [parse_command(line, REGISTERED) for line in github.annotations(report, tmp_path, workspace=tmp_path)]
+    commands = [
+        parse_command(line, REGISTERED) for line in github.error_annotations(report, tmp_path, workspace=tmp_path)
+    ]
     assert {c[0] for c in commands} <= {"error"}, "webgrade emits no warning or notice annotation"
     assert len(commands) == min(count, 10)
     titles = [c[1]["title"] for c in commands]

@@ -144,7 +144,7 @@ def test_junit_survives_control_characters_in_server_output(tmp_path, monkeypatc
     assert by_id(outputs.report)["server.start"]["status"] == "failed"
     (suite,) = list(JUnitXml.fromfile(str(outputs.junit)))
     failure = next(iter(next(iter(suite)).result))
-    assert "red\ufffd and \ufffdbell" in failure.text
+    assert "\\x1b[31mred\\x00 and \\x07bell" in failure.text, "shown escaped (grader.reports.visible)"
 
 
 # --- Gradescope ---

@@ -30,7 +30,8 @@ What the reporter does with it, and so how each check is written:
 It is rendered from the student's view of the report, so the points Classroom
 records are the points the student saw in the terminal and the step summary.
 The reporter prints names and ``error`` messages to the job log, so they are
-made one line that no runner reads as a workflow command.
+made one line that no runner reads as a workflow command, with control
+characters shown escaped.
 """
 
 from __future__ import annotations
@@ -39,9 +40,15 @@ import base64
 import json
 import math
 import os
+from pathlib import Path
+from typing import Any
 
+from grader.reports import Audience, Settings, visible
 from grader.reports.github import defang
 from grader.results import CheckResult, Report
+
+NAME = "classroom"
+AUDIENCE: Audience = "student"
 
 STATUS = {"passed": "pass", "failed": "fail", "not_graded": "error"}
 
@@ -92,7 +99,8 @@ def _message(check: CheckResult) -> str:
     return ""
 
 
-def result(report: Report) -> dict:
+def result(report: Report) -> dict[str, Any]:
+    """The JSON the reporter reads: a test per check that ran, scores that add up exactly to the report's."""
     shown = [c for c in report.checks if c.status != "skipped"]
     scores = exact_scores([c.score for c in shown], report.score)
     tests = []
@@ -104,7 +112,7 @@ def result(report: Report) -> dict:
                 "score": _number(score),
                 "message": defang(_message(check)),
                 "test_code": f"webgrade check ({check.id})",
-                "filename": check.file or "",
+                "filename": visible(check.file or ""),
                 "line_no": check.line or 0,
                 "duration": 0,
             }
@@ -117,8 +125,8 @@ def encode(report: Report) -> str:
     return base64.b64encode(json.dumps(result(report), ensure_ascii=False).encode("utf-8")).decode("ascii")
 
 
-def write_output(report: Report, output_file: str | None = None) -> None:
-    """Append ``result=<base64>`` to the step's outputs file ($GITHUB_OUTPUT)."""
-    path = output_file or os.environ["GITHUB_OUTPUT"]
+def write(report: Report, dest: Path | None, settings: Settings) -> None:
+    """Append ``result=<base64>`` to the step's outputs file: ``dest``, or $GITHUB_OUTPUT."""
+    path = dest or Path(os.environ["GITHUB_OUTPUT"])
     with open(path, "a", encoding="utf-8") as out:
         out.write(f"result={encode(report)}\n")

@@ -24,6 +24,10 @@ GitHub's limits, which it enforces silently or by dropping everything:
   left of the limit after what the step already wrote there, by cutting the
   longest messages and logs (never the scorecard's lines).
 
+Student text in annotations and the summary has its control characters shown
+escaped (:func:`~grader.reports.visible`): GitHub's log viewer obeys colour
+and other escape sequences.
+
 Only the student's view of the report (hidden checks removed) comes here.
 """
 
@@ -33,7 +37,13 @@ import os
 import secrets
 from pathlib import Path
 
+import click
+
+from grader.reports import Audience, Settings, markdown, visible
 from grader.results import Report
+
+NAME = "github"
+AUDIENCE: Audience = "student"
 
 #: GitHub shows at most this many annotations of each level (error, warning, notice) per step; it drops the rest.
 ANNOTATIONS_PER_LEVEL = 10
@@ -56,6 +66,7 @@ def escape_property(text: str) -> str:
 
 
 def command(name: str, message: str, **properties: str | int | None) -> str:
+    """One workflow command line: ``::name key=value,...::message``, escaped as the runner reads it."""
     props = ",".join(f"{key}={escape_property(str(value))}" for key, value in properties.items() if value is not None)
     return f"::{name}{' ' + props if props else ''}::{escape_data(message)}"
 
@@ -68,7 +79,7 @@ def fenced(text: str) -> str:
 
 def defang(text: str) -> str:
     """One line of student text that no runner can read as a command (for logs we do not fence)."""
-    return " ".join(text.split()).replace("##[", "#\u200b#[")
+    return " ".join(visible(text).split()).replace("##[", "#\u200b#[")
 
 
 def safe_json(text: str) -> str:
@@ -76,7 +87,7 @@ def safe_json(text: str) -> str:
     return text.replace("##[", "#\\u0023[")
 
 
-def annotations(report: Report, submission_folder: Path, workspace: Path | None = None) -> list[str]:
+def error_annotations(report: Report, submission_folder: Path, workspace: Path | None = None) -> list[str]:
     """One ``::error`` per failed check, at the student's file and line when we know them.
 
     GitHub shows only ``ANNOTATIONS_PER_LEVEL`` errors per step, so with more
@@ -92,13 +103,13 @@ def annotations(report: Report, submission_folder: Path, workspace: Path | None 
         if result.file:
             path = (submission_folder / result.file).resolve()
             if path.is_file() and path.is_relative_to(workspace):
-                file, line = path.relative_to(workspace).as_posix(), result.line
-        message = result.message or "this check failed"
+                file, line = visible(path.relative_to(workspace).as_posix()), result.line
+        message = visible(result.message or "this check failed")
         if result.hint:
-            message += f"\ntry: {result.hint}"
-        lines.append(command("error", message, file=file, line=line, title=f"{result.name} ({result.id})"))
+            message += f"\ntry: {visible(result.hint)}"
+        lines.append(command("error", message, file=file, line=line, title=visible(f"{result.name} ({result.id})")))
     if rest := failed[len(shown) :]:
-        ids = ", ".join(result.id for result in rest[:LISTED_IDS]) + (", …" if len(rest) > LISTED_IDS else "")
+        ids = visible(", ".join(result.id for result in rest[:LISTED_IDS])) + (", …" if len(rest) > LISTED_IDS else "")
         lines.append(
             command(
                 "error",
@@ -117,8 +128,6 @@ def write_step_summary(report: Report) -> bool:
     The runner uploads nothing from a file over ``STEP_SUMMARY_LIMIT``, so what
     webgrade appends fits in ``STEP_SUMMARY_BUDGET`` and in what the step left.
     """
-    from grader.reports import markdown
-
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if not summary:
         return False
@@ -130,4 +139,15 @@ def write_step_summary(report: Report) -> bool:
 
 
 def in_actions() -> bool:
+    """Running as a step of a GitHub Actions job, whose runner reads our output for workflow commands."""
     return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def write(report: Report, dest: Path | None, settings: Settings) -> None:
+    """In Actions: an annotation per failed check, after the scorecard, then the step summary (``dest`` is not used).
+
+    Annotations go to stderr when stdout holds the JSON object, which must stay one object.
+    """
+    for line in error_annotations(report, settings.folder or Path.cwd()):
+        click.echo(line, err=settings.json_on_stdout)
+    write_step_summary(report)

@@ -9,7 +9,9 @@ tests), ``visibility``, ``stdout_visibility`` and ``tests``.  Each test has
 Gradescope has its own per-test visibility, so this renders the full report:
 hidden checks are listed with the rubric's hidden visibility ("hidden" by
 default: never shown to the student), and the run's stdout, which may name
-them, is hidden from students too.
+them, is hidden from students too.  Gradescope shows the texts to the student
+as they are, so their control characters are shown escaped
+(:func:`~grader.reports.visible`).
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
+from grader.reports import GRADESCOPE_RESULTS, Audience, Settings, visible
 from grader.results import CheckResult, Report
 
-#: Where Gradescope looks for the results, inside its /autograder directory.
-RESULTS_DIR = Path("/autograder/results")
+NAME = "gradescope"
+AUDIENCE: Audience = "full"
 
 
 def _output(check: CheckResult) -> str:
@@ -34,15 +38,16 @@ def _output(check: CheckResult) -> str:
     lines += [f"warning: {w}" for w in check.warnings]
     if check.log and check.status == "failed":
         lines += ["", "the server printed:", check.log]
-    return "\n".join(lines)
+    return visible("\n".join(lines))
 
 
-def results(report: Report, hidden_visibility: str = "hidden") -> dict:
+def results(report: Report, hidden_visibility: str = "hidden") -> dict[str, Any]:
+    """results.json's content: every check, the hidden ones with ``hidden_visibility``."""
     student = report.for_student()
     output = [f"score {student.score:g}/{student.max_score:g} ({student.status.replace('_', ' ')})", *student.notes]
     tests = [
         {
-            "name": f"{check.name} ({check.id})",
+            "name": visible(f"{check.name} ({check.id})"),
             "number": str(number),
             "score": check.score,
             "max_score": check.max_score,
@@ -57,7 +62,7 @@ def results(report: Report, hidden_visibility: str = "hidden") -> dict:
     return {
         "score": report.score,
         "execution_time": math.ceil(report.duration_s),
-        "output": "\n".join(output),
+        "output": visible("\n".join(output)),
         "output_format": "text",
         "visibility": "visible",
         "stdout_visibility": "hidden",
@@ -66,19 +71,19 @@ def results(report: Report, hidden_visibility: str = "hidden") -> dict:
     }
 
 
-def write(report: Report, folder: Path, hidden_visibility: str = "hidden") -> Path:
+def write(report: Report, dest: Path | None, settings: Settings) -> None:
+    """Write ``results.json`` into the folder ``dest`` (default: where Gradescope looks for it)."""
+    folder = dest or Path(GRADESCOPE_RESULTS)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "results.json"
-    text = json.dumps(results(report, hidden_visibility), indent=2, ensure_ascii=False)
-    path.write_text(text + "\n", encoding="utf-8")
-    return path
+    text = json.dumps(results(report, settings.gradescope_hidden), indent=2, ensure_ascii=False)
+    (folder / "results.json").write_text(text + "\n", encoding="utf-8")
 
 
 def write_problem(folder: Path, message: str, hint: str = "") -> Path:
     """results.json for a submission that could not be graded at all (no Flask app found, ...)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "results.json"
-    text = message + (f"\ntry: {hint}" if hint else "")
+    text = visible(message + (f"\ntry: {hint}" if hint else ""))
     data = {
         "score": 0,
         "execution_time": 0,

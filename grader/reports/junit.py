@@ -16,7 +16,8 @@ read what it allows).  One ``<testcase>`` per check, named "its name (its.id)":
 junit-10 has no ``file``/``line`` on ``<testcase>`` (GitLab reads them, the
 schema rejects them), so the student's file and line are written as text.
 CI pages are shown to students, so this renders the student's view (hidden
-checks removed).
+checks removed), with control characters shown escaped
+(:func:`~grader.reports.visible`).
 """
 
 from __future__ import annotations
@@ -25,19 +26,21 @@ import re
 import socket
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
+from pathlib import Path
 
-from grader.results import CheckResult, Report
+from grader.reports import Audience, Settings, visible
+from grader.results import CheckResult, Report, points
 
-#: Characters XML 1.0 cannot hold at all (a server may print ANSI escapes or NULs).
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+NAME = "junit"
+AUDIENCE: Audience = "student"
+
+#: Characters XML 1.0 cannot hold at all and visible() leaves (lone surrogates, U+FFFE, U+FFFF).
+_NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")
 
 
 def _text(value: str) -> str:
-    return _NOT_XML.sub("\ufffd", value)
-
-
-def _points(value: float) -> str:
-    return f"{value:g}"
+    """Student text as XML can hold it and a reader can see it."""
+    return _NOT_XML.sub("\ufffd", visible(value))
 
 
 def _where(check: CheckResult) -> str:
@@ -48,9 +51,13 @@ def _where(check: CheckResult) -> str:
 
 
 def _case(check: CheckResult) -> ET.Element:
-    attrs = {"classname": f"webgrade.{check.category}", "name": _text(f"{check.name} ({check.id})"), "time": "0"}
+    attrs = {
+        "classname": _text(f"webgrade.{check.category}"),
+        "name": _text(f"{check.name} ({check.id})"),
+        "time": "0",
+    }
     case = ET.Element("testcase", attrs)
-    points = f"points: {_points(check.score)}/{_points(check.max_score)}"
+    earned = f"points: {points(check.score)}/{points(check.max_score)}"
     where = _where(check)
     if check.status == "failed":
         body = [check.message]
@@ -59,7 +66,7 @@ def _case(check: CheckResult) -> ET.Element:
         if check.hint:
             body.append(f"try: {check.hint}")
         body += [f"warning: {w}" for w in check.warnings]
-        body.append(points)
+        body.append(earned)
         if check.log:
             body += ["", "the server printed:", check.log]
         failure = ET.SubElement(case, "failure", {"type": "failed", "message": _text(check.message)})
@@ -67,15 +74,16 @@ def _case(check: CheckResult) -> ET.Element:
     elif check.status in ("not_graded", "skipped"):
         reason = check.message or check.status
         skipped = ET.SubElement(case, "skipped", {"type": check.status, "message": _text(reason)})
-        skipped.text = _text(f"{reason}\n{points}")
+        skipped.text = _text(f"{reason}\n{earned}")
     out = ET.SubElement(case, "system-out")
     out.text = _text(
-        points + (f"\nwhere: {where}" if where else "") + "".join(f"\nwarning: {w}" for w in check.warnings)
+        earned + (f"\nwhere: {where}" if where else "") + "".join(f"\nwarning: {w}" for w in check.warnings)
     )
     return case
 
 
 def render(report: Report) -> str:
+    """The JUnit XML document, with its declaration."""
     failures = sum(c.status == "failed" for c in report.checks)
     skipped = sum(c.status in ("not_graded", "skipped") for c in report.checks)
     counts = {
@@ -102,8 +110,8 @@ def render(report: Report) -> str:
         ("submission", report.submission),
         ("entry", report.entry),
         ("status", report.status),
-        ("score", _points(report.score)),
-        ("max_score", _points(report.max_score)),
+        ("score", points(report.score)),
+        ("max_score", points(report.max_score)),
     ]
     facts += [("note", note) for note in report.notes]
     for name, value in facts:
@@ -111,3 +119,11 @@ def render(report: Report) -> str:
     suite.extend(_case(check) for check in report.checks)
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def write(report: Report, dest: Path | None, settings: Settings) -> None:
+    """Write the XML to the file ``dest`` (``--junit FILE``), making its folder if needed."""
+    if dest is None:
+        raise ValueError("JUnit XML is written to a file: give its path")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(render(report), encoding="utf-8")

@@ -1,7 +1,8 @@
 """The scorecard as Markdown: per-student feedback files and the GitHub step summary.
 
 Student text (messages quote the server's answers and output) is escaped so it
-cannot add links, HTML or formatting of its own.
+cannot add links, HTML or formatting of its own, and its control characters
+are shown escaped (:func:`~grader.reports.visible`).
 
 ``render(..., max_bytes=N)`` keeps the page within N bytes of UTF-8 (the GitHub
 step summary has a hard size limit): the scorecard itself (every check's mark,
@@ -15,6 +16,7 @@ import html
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from grader.reports import visible
 from grader.results import CheckResult, Report
 
 MARKS = {"passed": "✅", "failed": "❌", "not_graded": "➖", "skipped": "⏭️"}
@@ -24,8 +26,8 @@ WHOLE_TEXT = "the whole text is in webgrade's output in the step's log"
 
 
 def escape(text: str) -> str:
-    """Plain text inside Markdown: no HTML, no emphasis, no links, no table breaks."""
-    text = html.escape(text, quote=False)
+    """Plain text inside Markdown: no HTML, no emphasis, no links, no table breaks, no control characters."""
+    text = html.escape(visible(text), quote=False)
     for char in "\\`*_[]|#<>!":
         text = text.replace(char, "\\" + char)
     return " ".join(text.split())
@@ -36,7 +38,7 @@ def _size(text: str) -> int:
 
 
 def _fence(log: str) -> str:
-    body = log.replace("```", "`\u200b``")
+    body = visible(log).replace("```", "`\u200b``")
     return f"```text\n{body}\n```"
 
 
