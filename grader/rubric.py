@@ -1,10 +1,11 @@
 """What is graded and for how many points: the built-in default is the lesson.
 
-The points of every built-in check live in :data:`POINTS`, here and nowhere
-else.  An instructor changes them, and the assignment's settings, with a rubric
-file, ``webgrade.toml``::
+The lesson (``grader.lessons``) holds the points of its built-in checks and
+the default of every setting.  An instructor picks the lesson and changes
+them with a rubric file, ``webgrade.toml``::
 
     [assignment]
+    lesson = "web_server"              # a folder of grader/lessons (the default)
     api_path = "/api/data"
     origins = ["http://127.0.0.1:4100", "https://me.github.io"]
     schema = "people.schema.json"      # relative to this file
@@ -28,53 +29,47 @@ that names the file, the line and the key: the CLI prints it and exits 2.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from grader import lessons
+from grader.errors import UsageError
+from grader.lessons import Lesson
+
 if TYPE_CHECKING:
     from grader.results import CheckResult
 
-#: Points per built-in check, in the order the report lists them.
-POINTS: dict[str, float] = {
-    "server.start": 1,
-    "home.status": 1,
-    "home.html": 1,
-    "home.not_found": 1,
-    "api.status": 2,
-    "api.json": 1,
-    "api.schema": 2,
-    "cors.preflight": 2,
-    "cors.response": 2,
-    "browser.table": 2,
-}
-
-#: Built-in checks that are off unless a rubric names them: the lesson's "hacks".
-OPTIONAL: dict[str, float] = {
-    "hacks.home_changed": 1,
-    "hacks.own_record": 1,
-}
-
 #: The name of the rubric file found in an assignment's folder.
 FILENAME = "webgrade.toml"
-DEFAULT_ORIGIN = "http://127.0.0.1:4100"
 #: What Gradescope may do with a hidden check's result (its "visibility" values that hide it).
 GRADESCOPE_HIDDEN = ("hidden", "after_due_date", "after_published")
 
 
+def _default_lesson() -> Lesson:
+    return lessons.load(lessons.DEFAULT)
+
+
 @dataclass
 class Rubric:
-    api_path: str = "/api/data"
+    """The assignment: its lesson, settings and points.
+
+    ``Rubric()`` is the default lesson's own rubric; :meth:`of` is any lesson's.
+    """
+
+    #: The lesson graded: its built-in checks, and the defaults of the settings below.
+    lesson: Lesson = field(default_factory=_default_lesson)
+    api_path: str = field(default_factory=lambda: _default_lesson().api_path)
     #: The origins the lesson's page is served from (its fetch is cross-origin); CORS is checked for each.
-    origins: list[str] = field(default_factory=lambda: [DEFAULT_ORIGIN])
-    #: A JSON Schema file for the API's answer; None is the shipped one.
+    origins: list[str] = field(default_factory=lambda: [_default_lesson().origin])
+    #: A JSON Schema file for the API's answer; None is the lesson's (see :attr:`schema_path`).
     schema: Path | None = None
-    min_records: int = 1
+    min_records: int = field(default_factory=lambda: _default_lesson().min_records)
     #: Points per check: the built-in ones, then any the rubric sets (an optional check named here is on).
-    points: dict[str, float] = field(default_factory=lambda: dict(POINTS))
+    points: dict[str, float] = field(default_factory=lambda: dict(_default_lesson().points))
     #: Seconds one HTTP request may take before the check says the handler hangs.
-    request_timeout: float = 5.0
+    request_timeout: float = field(default_factory=lambda: _default_lesson().request_timeout)
     #: Folders of instructor checks, graded alongside the built-in ones.
     checks_dirs: list[Path] = field(default_factory=list)
     #: Checks whose failure makes the whole score 0.
@@ -87,6 +82,23 @@ class Rubric:
     source: Path | None = None
     lines: dict[str, int] = field(default_factory=dict)
 
+    @classmethod
+    def of(cls, lesson: Lesson) -> Rubric:
+        """The lesson's own rubric: its points, and its defaults for every setting."""
+        return cls(
+            lesson=lesson,
+            api_path=lesson.api_path,
+            origins=[lesson.origin],
+            min_records=lesson.min_records,
+            points=dict(lesson.points),
+            request_timeout=lesson.request_timeout,
+        )
+
+    @property
+    def schema_path(self) -> Path:
+        """The JSON Schema file the API's answer is checked against: the rubric's, else the lesson's."""
+        return self.schema or self.lesson.schema
+
     @property
     def origin(self) -> str:
         """The first origin: the one a single-origin check (like the browser's page) uses."""
@@ -95,6 +107,17 @@ class Rubric:
     @origin.setter
     def origin(self, value: str) -> None:
         self.origins = [value]
+
+    def with_overrides(
+        self, origin: str | None = None, api_path: str | None = None, schema: Path | None = None
+    ) -> Rubric:
+        """A copy with the command line's settings in place of the file's; None keeps the file's."""
+        return replace(
+            self,
+            origins=[origin] if origin else self.origins,
+            api_path=api_path or self.api_path,
+            schema=schema or self.schema,
+        )
 
     def points_for(self, check_id: str, declared: float | None = None) -> float:
         if check_id in self.points:
@@ -106,7 +129,7 @@ class Rubric:
 
     def enabled(self, check_id: str) -> bool:
         """Optional checks run only when the rubric names them; every other check runs."""
-        return check_id not in OPTIONAL or check_id in self.points
+        return check_id not in self.lesson.optional or check_id in self.points
 
     def unknown_checks(self, known: set[str]) -> list[RubricError]:
         """The rubric's ``[checks."id"]`` tables that name no check in ``known`` (typos)."""
@@ -145,15 +168,17 @@ class Rubric:
         return [f"{what}, so the score is 0 until {'they pass' if len(shown) > 1 else 'it passes'}"]
 
 
-class RubricError(Exception):
-    """A mistake in a rubric file, worded for the instructor: file, line, key, what to write."""
+class RubricError(UsageError):
+    """A mistake in a rubric file, worded for the instructor: file, line, key, what to write.
+
+    ``message`` starts with where the mistake is ("webgrade.toml, line 3: ...").
+    """
 
     def __init__(self, message: str, source: Path | None = None, line: int | None = None) -> None:
         where = source.name if source else FILENAME
         if line:
             where += f", line {line}"
         super().__init__(f"{where}: {message}")
-        self.message = message
         self.source = source
         self.line = line
 
@@ -166,7 +191,7 @@ def find(folder: Path) -> Path | None:
 
 # --- reading a rubric file ---
 
-_ASSIGNMENT_KEYS = ("api_path", "origins", "schema", "min_records", "checks", "request_timeout")
+_ASSIGNMENT_KEYS = ("lesson", "api_path", "origins", "schema", "min_records", "checks", "request_timeout")
 _CHECK_KEYS = ("points", "required", "hidden")
 _GRADESCOPE_KEYS = ("hidden_visibility",)
 _TABLES = ("assignment", "checks", "gradescope")
@@ -204,17 +229,19 @@ class _Reader:
         guess = f' (did you mean "{near[0]}"?)' if near else ""
         return self.error(f'unknown key "{key}" {where}{guess}; expected one of: {", ".join(allowed)}', table, key)
 
-    def table(self, data: Any, table: tuple[str, ...]) -> dict:
+    def table(self, data: Any, table: tuple[str, ...]) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise self.error(f"[{_table_name(table)}] must be a table, saw {_kind(data)}", table[:-1], table[-1])
         return data
 
-    def rubric(self, data: dict) -> Rubric:
-        rubric = Rubric(source=self.path)
+    def rubric(self, data: dict[str, Any]) -> Rubric:
         for key in data:
             if key not in _TABLES:
                 raise self.unknown((), key, _TABLES)
-        self.assignment(self.table(data.get("assignment", {}), ("assignment",)), rubric)
+        assignment = self.table(data.get("assignment", {}), ("assignment",))
+        rubric = Rubric.of(self.lesson(assignment.get("lesson", lessons.DEFAULT)))
+        rubric.source = self.path
+        self.assignment(assignment, rubric)
         for check_id, rules in self.table(data.get("checks", {}), ("checks",)).items():
             self.check(check_id, self.table(rules, ("checks", check_id)), rubric)
         gradescope = self.table(data.get("gradescope", {}), ("gradescope",))
@@ -230,7 +257,18 @@ class _Reader:
             rubric.gradescope_hidden = value
         return rubric
 
-    def assignment(self, table: dict, rubric: Rubric) -> None:
+    def lesson(self, name: Any) -> Lesson:
+        """The lesson the rubric names; read first, because every other setting defaults from it."""
+        known = lessons.names()
+        if not isinstance(name, str) or name not in known:
+            raise self.error(
+                f'"lesson" must be one of the lessons {", ".join(map(repr, known))}, saw {_show(name)}',
+                ("assignment",),
+                "lesson",
+            )
+        return lessons.load(name)
+
+    def assignment(self, table: dict[str, Any], rubric: Rubric) -> None:
         where = ("assignment",)
         for key, value in table.items():
             if key not in _ASSIGNMENT_KEYS:
@@ -239,7 +277,9 @@ class _Reader:
             def wrong(expected: str, key: str = key, value: object = value) -> RubricError:
                 return self.error(f'"{key}" must be {expected}, saw {_show(value)}', where, key)
 
-            if key == "api_path":
+            if key == "lesson":
+                pass  # read first, by lesson()
+            elif key == "api_path":
                 if not isinstance(value, str) or not value.startswith("/"):
                     raise wrong('a path starting with /, like "/api/data"')
                 rubric.api_path = value
@@ -293,11 +333,12 @@ class _Reader:
             message = f'"{key}": {path.name} is not a usable JSON Schema: {first}'
             raise self.error(message, ("assignment",), key) from None
 
-    def check(self, check_id: str, rules: dict, rubric: Rubric) -> None:
+    def check(self, check_id: str, rules: dict[str, Any], rubric: Rubric) -> None:
         where = ("checks", check_id)
         rubric.lines[check_id] = _line_of(self.lines, where) or 0
-        if check_id in OPTIONAL and check_id not in rubric.points:
-            rubric.points[check_id] = OPTIONAL[check_id]
+        optional = rubric.lesson.optional
+        if check_id in optional and check_id not in rubric.points:
+            rubric.points[check_id] = optional[check_id]
         for key, value in rules.items():
             if key not in _CHECK_KEYS:
                 raise self.unknown(where, key, _CHECK_KEYS)

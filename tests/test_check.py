@@ -5,18 +5,10 @@ from __future__ import annotations
 import pytest
 from conftest import ROOT, run_webgrade
 
-ALL = [
-    "server.start",
-    "home.status",
-    "home.html",
-    "home.not_found",
-    "api.status",
-    "api.json",
-    "api.schema",
-    "cors.preflight",
-    "cors.response",
-    "browser.table",
-]
+from grader.lessons.web_server import LESSON
+
+#: Every check the lesson grades by default, in report order.
+ALL = list(LESSON.points)
 
 
 def expect(failed: dict[str, list[str]] | None = None, not_graded: tuple[str, ...] = ()) -> dict:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import subprocess
 import sys
 import textwrap
+import types
 from pathlib import Path
 
 import pytest
 from conftest import ROOT, run_webgrade
 
+from grader import lessons
 from grader import rubric as rubrics
-from grader.lessons.web_server.checks import test_hacks
+from grader.lessons.web_server import LESSON as WEB_SERVER
 from grader.results import CheckResult
 
 LESSON = {
@@ -47,11 +50,14 @@ def test_default_rubric_is_the_lesson(tmp_path):
     default = rubrics.Rubric()
     for name, value in LESSON.items():
         assert getattr(default, name) == value, name
-    assert default.points == rubrics.POINTS
-    assert not set(rubrics.OPTIONAL) & set(default.points), "optional checks are off by default"
+    assert default.points == WEB_SERVER.points
+    assert not set(WEB_SERVER.optional) & set(default.points), "optional checks are off by default"
     assert default.origin == "http://127.0.0.1:4100"
+    assert default.lesson is WEB_SERVER and default.schema_path == WEB_SERVER.schema
     empty = rubrics.load(write(tmp_path, "# nothing: the lesson\n"))
-    assert {n: getattr(empty, n) for n in LESSON} == LESSON and empty.points == rubrics.POINTS
+    assert {n: getattr(empty, n) for n in LESSON} == LESSON and empty.points == WEB_SERVER.points
+    named = rubrics.load(write(tmp_path, '[assignment]\nlesson = "web_server"\n'))
+    assert named == rubrics.Rubric(source=named.source) and rubrics.Rubric.of(WEB_SERVER) == rubrics.Rubric()
 
 
 def test_template_copy_in_the_hack_checks_matches_student_template():
@@ -67,8 +73,8 @@ def test_template_copy_in_the_hack_checks_matches_student_template():
         for n in ast.walk(tree)
         if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "append"
     ]
-    assert html == test_hacks.TEMPLATE_HOME
-    assert records == test_hacks.TEMPLATE_RECORDS
+    assert html == WEB_SERVER.template_home
+    assert records == list(WEB_SERVER.template_records)
 
 
 # --- a rubric file ---
@@ -112,7 +118,7 @@ def test_rubric_file_sets_every_setting(tmp_path):
     assert rubric.min_records == 3 and rubric.request_timeout == 2.5
     assert rubric.checks_dirs == [(tmp_path / "more_checks").resolve()]
     assert rubric.points["api.schema"] == 4 and rubric.points["names.lookup"] == 0.5
-    assert rubric.points["hacks.own_record"] == rubrics.OPTIONAL["hacks.own_record"]
+    assert rubric.points["hacks.own_record"] == WEB_SERVER.optional["hacks.own_record"]
     assert rubric.enabled("hacks.own_record") and not rubric.enabled("hacks.home_changed")
     assert rubric.required == {"api.schema"}
     assert rubric.hidden_for("cors.response") and not rubric.hidden_for("names.lookup", declared=True)
@@ -147,6 +153,12 @@ def test_rubric_file_sets_every_setting(tmp_path):
         ('[gradescope]\nhidden_visibility = "secret"\n', 2, ['"hidden_visibility" must be one of']),
         ('[checks."api.status"]\npoints = = 2\n', 2, ["not valid TOML", "Invalid value"]),
         ("checks = 3\n", 1, ["[checks] must be a table, saw a number"]),
+        (
+            '[assignment]\napi_path = "/api/x"\nlesson = "web_sever"\n',
+            3,
+            ["\"lesson\" must be one of the lessons 'web_server', saw 'web_sever' (text)"],
+        ),
+        ("[assignment]\nlesson = 1\n", 2, ['"lesson" must be one of the lessons', "saw 1"]),
     ],
 )
 def test_mistakes_name_the_line_and_the_key(tmp_path, text, line, words):
@@ -157,6 +169,39 @@ def test_mistakes_name_the_line_and_the_key(tmp_path, text, line, words):
         assert word in str(error)
 
 
+def test_a_rubric_grades_the_lesson_it_names(tmp_path, monkeypatch):
+    """A second lesson is one more folder of grader/lessons: its points and defaults come with its name."""
+    other = dataclasses.replace(
+        WEB_SERVER,
+        name="other",
+        points={"other.one": 3},
+        optional={"other.extra": 2},
+        api_path="/api/people",
+        origin="http://127.0.0.1:5000",
+        min_records=2,
+        request_timeout=3.0,
+    )
+    folder = types.ModuleType("grader.lessons.other")
+    folder.LESSON = other
+    monkeypatch.setitem(sys.modules, "grader.lessons.other", folder)
+    monkeypatch.setattr(lessons, "names", lambda: ["other", "web_server"])
+
+    rubric = rubrics.load(write(tmp_path, '[assignment]\nmin_records = 5\nlesson = "other"\n[checks."other.extra"]\n'))
+    assert rubric.lesson is other and rubric.schema_path == WEB_SERVER.schema
+    assert (rubric.api_path, rubric.origins, rubric.min_records, rubric.request_timeout) == (
+        "/api/people",
+        ["http://127.0.0.1:5000"],
+        5,
+        3.0,
+    )
+    assert rubric.points == {"other.one": 3, "other.extra": 2} and rubric.enabled("other.extra")
+    assert rubric.unknown_checks(set(other.check_ids)) == []
+    plain = rubrics.Rubric.of(other)
+    assert plain.points == {"other.one": 3} and not plain.enabled("other.extra") and plain.enabled("api.status")
+    error = error_of(write(tmp_path, '[assignment]\nlesson = "another"\n'))
+    assert "\"lesson\" must be one of the lessons 'other', 'web_server', saw 'another' (text)" in str(error)
+
+
 def test_an_unusable_schema_is_a_rubric_error(tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     error = error_of(write(tmp_path, '[assignment]\nmin_records = 2\nschema = "bad.json"\n'))
@@ -165,7 +210,7 @@ def test_an_unusable_schema_is_a_rubric_error(tmp_path):
 
 def test_unknown_check_ids_are_found_with_their_line(tmp_path):
     rubric = rubrics.load(write(tmp_path, '[checks."api.status"]\npoints = 1\n\n[checks."api.shema"]\npoints = 3\n'))
-    (error,) = rubric.unknown_checks(set(rubrics.POINTS))
+    (error,) = rubric.unknown_checks(set(WEB_SERVER.points))
     assert error.line == 4 and '[checks."api.shema"] names no check; did you mean "api.schema"?' in str(error)
 
 

@@ -1,8 +1,11 @@
-"""The lesson's client page, and the second origin that serves it to the browser.
+"""The lesson's client page, the second origin that serves it, and what the browser should see on it.
 
 The page is the lesson's last cell (its ``%%html``): a table, and a script that
 fetches the API with ``credentials: 'include'`` and a JSON ``Content-Type``,
 then draws one row per record.  Only the URL differs: it is the graded server's.
+:data:`TABLE` says where the rows are drawn and what each record should draw,
+and :func:`load_lesson_page` serves the page and loads it in a
+:class:`~grader.check.browser.Browser`.
 
 CORS compares origins byte for byte, so the page must come from exactly
 ``rubric.origin``: :func:`serve` binds that host and port with the standard
@@ -26,7 +29,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
+
+from grader.check.browser import Browser, Table, Visit
+from grader.errors import Unavailable
+from grader.lessons.web_server import LESSON
 
 #: The lesson's page.  Between the markers is the lesson's cell as taught, with
 #: its URL replaced; a doctype, a title and an empty icon are added so the
@@ -113,6 +121,24 @@ PAGE = """<!doctype html>
 </html>
 """
 
+#: Where the page draws its rows, and what it draws from each record: ``innerHTML = row.Key``
+#: for each of the lesson's columns, read back as text (null where a record lacks the key,
+#: and for a record that is not an object).
+TABLE = Table(
+    rows="#result tr",
+    expected="""
+(records) => records.map(row => {
+  if (row === null || typeof row !== 'object') return null;
+  return COLUMNS.map(key => {
+    if (!(key in row)) return null;
+    const td = document.createElement('td');
+    td.innerHTML = row[key];
+    return td.textContent;
+  });
+})
+""".replace("COLUMNS", json.dumps(list(LESSON.table_columns))),
+)
+
 #: How long a grader waits for another one to finish with the same origin.
 LOCK_WAIT_S = 60.0
 #: Where the origins' lock files live: one folder for every grader on this computer, whatever its
@@ -120,13 +146,8 @@ LOCK_WAIT_S = 60.0
 LOCK_DIR = "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()
 
 
-class OriginUnavailable(Exception):
+class OriginUnavailable(Unavailable):
     """The page cannot be served from the configured origin; worded for the student."""
-
-    def __init__(self, message: str, hint: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
 
 
 def render(api_url: str) -> str:
@@ -171,7 +192,7 @@ def local_network_warning(origin: str, server_host: str = "127.0.0.1") -> str | 
     )
 
 
-def _where(origin: str) -> tuple[str, int]:
+def _bind_address(origin: str) -> tuple[str, int]:
     """The address to bind for an origin; OriginUnavailable when this computer cannot serve it."""
     parts = urlsplit(origin)
     host = parts.hostname or ""
@@ -180,21 +201,21 @@ def _where(origin: str) -> tuple[str, int]:
             f"expected an origin on this computer (127.0.0.1 or localhost) to serve the lesson's page from, "
             f"saw {origin}",
             "the cors.* checks still judge your headers for that origin; "
-            "grade with --origin http://127.0.0.1:4100 to see the page in a browser",
+            f"grade with --origin {LESSON.origin} to see the page in a browser",
         )
     if parts.scheme != "http":
         raise OriginUnavailable(
             f"expected an http:// origin to serve the lesson's page from, saw {origin}",
-            "grade with --origin http://127.0.0.1:4100 (the browser check serves the page over plain http)",
+            f"grade with --origin {LESSON.origin} (the browser check serves the page over plain http)",
         )
     bind = "127.0.0.1" if host == "localhost" or host.endswith(".localhost") else host
     return bind, parts.port or 80
 
 
-def _holder(port: int) -> str:
+def _port_owner(port: int) -> str:
     """Which program listens on a port, when the system tells us (as ' by python3 (pid 42)')."""
     try:
-        import psutil
+        import psutil  # type: ignore[import-untyped]  # only when the port is taken: rarely worth its import
 
         for conn in psutil.net_connections("tcp"):
             if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid:
@@ -205,7 +226,7 @@ def _holder(port: int) -> str:
 
 
 @contextmanager
-def _turn(host: str, port: int, wait: float) -> Iterator[None]:
+def _origin_lock(host: str, port: int, wait: float) -> Iterator[None]:
     """Hold the machine-wide lock of one origin, so graders sharing a computer take turns.
 
     flock is released by the kernel when its holder dies, so a killed grader
@@ -254,8 +275,14 @@ class _PageServer(http.server.ThreadingHTTPServer):
     page = b""
 
 
+class _PageServer6(_PageServer):
+    address_family = socket.AF_INET6
+
+
 class _PageHandler(http.server.BaseHTTPRequestHandler):
     """Answers GET / with the page and everything else with 404: it serves only our page."""
+
+    server: _PageServer
 
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
         if self.path.split("?")[0] != "/":
@@ -269,30 +296,28 @@ class _PageHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args) -> None:  # the student reads a scorecard, not our access log
+    def log_message(self, format: str, *args: Any) -> None:  # the student reads a scorecard, not our access log
         pass
 
 
 @contextmanager
 def serve(origin: str, page: str, wait: float = LOCK_WAIT_S) -> Iterator[str]:
     """Serve ``page`` at ``origin``/ for the duration of the block; yields the page's URL."""
-    host, port = _where(origin)
-    with _turn(host, port, wait):
-        server_class = _PageServer
-        if ":" in host:
-            server_class = type("_PageServer6", (_PageServer,), {"address_family": socket.AF_INET6})
+    host, port = _bind_address(origin)
+    with _origin_lock(host, port, wait):
+        server_class = _PageServer6 if ":" in host else _PageServer
         try:
             server = server_class((host, port), _PageHandler)
         except OSError as error:
             if error.errno == errno.EADDRINUSE:
                 raise OriginUnavailable(
-                    f"expected to serve the lesson's page at {origin}, saw port {port} already in use{_holder(port)}",
+                    f"expected to serve the lesson's page at {origin}, saw port {port} already in use{_port_owner(port)}",
                     "stop that program (an old server still running?), or grade with "
                     "--origin http://127.0.0.1:<a free port>",
                 ) from None
             raise OriginUnavailable(
                 f"expected to serve the lesson's page at {origin}, saw: {error.strerror or error}",
-                "grade with --origin http://127.0.0.1:4100, or another port above 1024",
+                f"grade with --origin {LESSON.origin}, or another port above 1024",
             ) from None
         server.page = page.encode("utf-8")
         # serve_forever notices shutdown() only between polls: its default 0.5 s would be most of a visit.
@@ -304,3 +329,14 @@ def serve(origin: str, page: str, wait: float = LOCK_WAIT_S) -> Iterator[str]:
             server.shutdown()
             server.server_close()
             thread.join(timeout=5)
+
+
+def load_lesson_page(
+    browser: Browser, origin: str, api_url: str, records: Any, timeout: float = 10.0, screenshot: bool = False
+) -> Visit:
+    """Serve the lesson's page (fetching ``api_url``) from ``origin`` and load it in ``browser``.
+
+    The browser's verdict is :attr:`Visit.drew_table`; the rest of the Visit says why not.
+    """
+    with serve(origin, render(api_url)) as page_url:
+        return browser.visit(page_url, api_url, records, TABLE, timeout, screenshot)

@@ -4,9 +4,20 @@ PYTEST_DONT_REWRITE: these checks raise Failure instead of using assert, so
 they need no assertion rewriting, which would cost every run a recompile.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import pytest
 
 from grader import Failure
+from grader.check.schema import load_schema
+from grader.lessons.web_server.people import check_people
+
+if TYPE_CHECKING:
+    from grader.check.client import Reply
+    from grader.rubric import Rubric
+    from grader.run.server import Route
 
 
 def _snippet(text: str, limit: int = 60) -> str:
@@ -15,7 +26,7 @@ def _snippet(text: str, limit: int = 60) -> str:
 
 
 @pytest.mark.check("api.status")
-def test_api_answers(api, rubric, routes):
+def test_api_answers(api: Reply, rubric: Rubric, routes: list[Route]) -> None:
     """GET /api/data answers 200"""
     path = rubric.api_path
     if api.status == 200:
@@ -43,7 +54,7 @@ def test_api_answers(api, rubric, routes):
 
 
 @pytest.mark.check("api.json", depends=("api.status",))
-def test_api_is_json(api, rubric):
+def test_api_is_json(api: Reply, rubric: Rubric) -> None:
     """GET /api/data answers with JSON"""
     mimetype = api.mimetype
     if mimetype != "application/json":
@@ -64,11 +75,9 @@ def test_api_is_json(api, rubric):
 
 
 @pytest.mark.check("api.schema", depends=("api.json",))
-def test_api_records_match_schema(api, rubric):
+def test_api_records_match_schema(api: Reply, rubric: Rubric) -> None:
     """the records have FirstName, LastName, DOB, Residence, Email and Owns_Cars"""
-    from grader.check.schema import check_people, load_schema
-
-    problems = check_people(api.json(), load_schema(rubric.schema, rubric.min_records))
+    problems = check_people(api.json(), load_schema(rubric.schema_path, rubric.min_records))
     if problems:
         first = problems[0]
         more = (

@@ -12,14 +12,24 @@ PYTEST_DONT_REWRITE: raises Failure instead of using assert.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pytest
 
 from grader import Failure
+from grader.lessons.web_server import LESSON
 
-_SETUP = "CORS(app, supports_credentials=True, origins='*')"
-_KEYS = ("FirstName", "LastName", "Residence")
+if TYPE_CHECKING:
+    from grader.check.browser import Browser, Visit
+    from grader.check.client import Reply
+    from grader.grade import Grading
+    from grader.rubric import Rubric
+    from grader.run.server import Server
+
+_SETUP = LESSON.cors_setup
+_KEYS = LESSON.table_columns
 
 
 def _status_hint(status: int | None) -> str:
@@ -119,11 +129,11 @@ def _policy_text(console: list[str]) -> str | None:
     return None
 
 
-def _row(cells) -> str:
+def _row(cells: Sequence[str | None]) -> str:
     return " | ".join("(missing)" if c is None else repr(c) for c in cells)
 
 
-def _explain(visit, origin: str, path: str, records) -> Failure | None:
+def _explain(visit: Visit, origin: str, path: str, records: Any) -> Failure | None:
     """Why the table is not drawn, from what the browser reported; None when it is drawn right."""
     if visit.drew_table:
         return None
@@ -141,7 +151,7 @@ def _explain(visit, origin: str, path: str, records) -> Failure | None:
     if blocked is not None or (visit.fetch == "failed" and _policy_text(visit.console)):
         if blocked is not None:
             preflight = visit.preflight.status if visit.preflight else None
-            why, hint = _blocked(blocked.cors_error, blocked.cors_parameter, origin, preflight)
+            why, hint = _blocked(blocked.cors_error or "", blocked.cors_parameter, origin, preflight)
         else:
             why, hint = f"of CORS: {_policy_text(visit.console)}", f"use the lesson's setup: `{_SETUP}`"
         return Failure(f"{expected}, saw none: the browser blocked the request because {why}", hint, detail)
@@ -194,6 +204,7 @@ def _explain(visit, origin: str, path: str, records) -> Failure | None:
             detail,
         )
     for number, (seen, cells) in enumerate(zip(visit.rows, visit.expected or (), strict=False), start=1):
+        assert cells is not None  # a record that is not a dictionary was reported above
         if seen != cells:
             return Failure(
                 f"{expected}, saw row {number} show {_row(seen)} instead of {_row(cells)}",
@@ -204,17 +215,31 @@ def _explain(visit, origin: str, path: str, records) -> Failure | None:
 
 
 @pytest.mark.check("browser.table", depends=("api.json",))
-def test_page_draws_the_table(grading, rubric, server, api, browser, warn):
+def test_page_draws_the_table(
+    grading: Grading,
+    rubric: Rubric,
+    server: Server,
+    api: Reply,
+    browser: Browser,
+    warn: Callable[[str], None],
+) -> None:
     """the lesson's page, in a real browser, draws one row per record"""
-    from grader.check.browser import BrowserUnavailable, in_ci, install_command, not_found_reason
-    from grader.lessons.web_server.page import OriginUnavailable, address_space, local_network_warning
+    # Imported when the check runs: the page module loads http.server, which only this check needs.
+    from grader.check.browser import BrowserUnavailable
+    from grader.check.chromium import in_ci, install_command, not_found_reason
+    from grader.lessons.web_server.page import (
+        OriginUnavailable,
+        address_space,
+        load_lesson_page,
+        local_network_warning,
+    )
 
     origin = rubric.origin  # the page is served from the first origin when a rubric lists several
-    for each in getattr(rubric, "origins", [origin]):
+    for each in rubric.origins:
         note = local_network_warning(each, server.host)
         if note:
             warn(note)
-    chosen = getattr(grading.options, "browser_check", None)  # True: --browser, False: --no-browser, None: auto
+    chosen = grading.options.browser_check  # True: --browser, False: --no-browser, None: auto
     if chosen is False:
         pytest.skip("not run (--no-browser): the page was not loaded in a browser")
     required = chosen is True or in_ci()
@@ -230,8 +255,6 @@ def test_page_draws_the_table(grading, rubric, server, api, browser, warn):
             f"the page's origin {origin} is not on this computer, so the grader cannot serve the page "
             "there; the cors.* checks judge your headers for it"
         )
-
-    from grader.check.browser import load_lesson_page
 
     records = api.json()
     try:

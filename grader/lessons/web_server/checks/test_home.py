@@ -4,15 +4,23 @@ PYTEST_DONT_REWRITE: these checks raise Failure instead of using assert, so
 they need no assertion rewriting, which would cost every run a recompile.
 """
 
+from __future__ import annotations
+
 import uuid
+from typing import TYPE_CHECKING
 
 import pytest
 
 from grader import Failure
+from grader.check.html_text import read_page
+
+if TYPE_CHECKING:
+    from grader.check.client import Client, Reply
+    from grader.run.server import Route
 
 
 @pytest.mark.check("home.status")
-def test_home_answers_html(home):
+def test_home_answers_html(home: Reply) -> None:
     """GET / answers 200 with an HTML page"""
     if home.status != 200:
         raise Failure(
@@ -30,10 +38,8 @@ def test_home_answers_html(home):
 
 
 @pytest.mark.check("home.html", depends=("home.status",))
-def test_home_has_title_and_text(home):
+def test_home_has_title_and_text(home: Reply) -> None:
     """the home page has a <title> and visible text"""
-    from grader.check.html_text import read_page
-
     page = read_page(home.text)
     if not page.title:
         seen = "an empty <title></title>" if page.title == "" else "no <title>"
@@ -51,7 +57,7 @@ def test_home_has_title_and_text(home):
 
 
 @pytest.mark.check("home.not_found")
-def test_unknown_page_is_404(client, routes):
+def test_unknown_page_is_404(client: Client, routes: list[Route]) -> None:
     """an unknown page answers 404 Not Found"""
     path = f"/unknown-page-{uuid.uuid4().hex[:8]}"
     answer = client.get(path)
