@@ -1,15 +1,20 @@
-"""grader.check.schema: the /api/shaurya JSON checked against a schema, worded for students."""
+"""The API's JSON checked against a schema, worded for students.
+
+grader.check.schema does the wording; the lesson's people.py adds its words
+(which keys name a person, the InfoDb code its hints quote).
+"""
 
 from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
+import re
 
 import pytest
 
-from grader.check.schema import SCHEMA_PATH, SchemaProblem, check_people, load_schema
+from grader.check.schema import SchemaProblem, Words, find_problems, load_schema
+from grader.lessons.web_server import LESSON as WEB_SERVER
+from grader.lessons.web_server.people import check_people
 
 # The two records the lesson's get_shaurya() returns.
 LESSON = [
@@ -34,7 +39,7 @@ LESSON = [
 
 @pytest.fixture(scope="module")
 def schema() -> dict:
-    return load_schema()
+    return load_schema(WEB_SERVER.schema)
 
 
 def people(**changes) -> list:
@@ -60,7 +65,7 @@ def test_extra_keys_are_allowed(schema):
 
 
 def test_shipped_schema_is_2020_12_and_enforces_email_by_pattern():
-    raw = json.loads(SCHEMA_PATH.read_text())
+    raw = json.loads(WEB_SERVER.schema.read_text())
     assert raw["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     email = raw["items"]["properties"]["Email"]
     assert "pattern" in email and "format" not in email
@@ -207,8 +212,8 @@ def test_long_values_are_cut(schema):
 
 
 def test_min_records(schema):
-    assert check_people(LESSON, load_schema(min_records=2)) == []
-    [problem] = check_people(LESSON, load_schema(min_records=3))
+    assert check_people(LESSON, load_schema(WEB_SERVER.schema, min_records=2)) == []
+    [problem] = check_people(LESSON, load_schema(WEB_SERVER.schema, min_records=3))
     assert "expected at least 3 records, saw only 2 records" in problem.message
 
 
@@ -296,9 +301,34 @@ def test_broken_schema_file_fails_loudly(tmp_path):
         load_schema(file)
 
 
-def test_import_does_not_load_jsonschema():
-    code = "import sys, grader.check.schema; sys.exit('jsonschema' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+OTHER_WORDS = Words(name_keys=("Title",), return_list="return jsonify(books)", add_record="books.append", record="book")
+
+
+@pytest.mark.parametrize(
+    ("data", "said", "hinted"),
+    [
+        (
+            "hello",
+            "the response:",
+            "return the list itself: return jsonify(books), with one books.append({...}) per book",
+        ),
+        ({"shelf": []}, "the response:", 'under "shelf"; return jsonify(books) itself'),
+        ({"Title": "Dune"}, "the response:", "you returned one record; return a list of them: return jsonify(books)"),
+        ([], "the response:", "add records with books.append({...})"),
+        ([{"Title": "Dune"}, 3], "record 1:", "each record should be one dictionary: books.append({"),
+        ([{"Title": "Dune", "Year": "1965"}], '"Year" in record 0 (Dune):', "change it to a whole number"),
+    ],
+)
+def test_a_lesson_brings_its_own_words(data, said, hinted):
+    """Only the lesson's Words name records and write the code in hints: none of this lesson's shows."""
+    schema = {
+        "type": "array",
+        "minItems": 1,
+        "items": {"type": "object", "required": ["Title"], "properties": {"Year": {"type": "integer"}}},
+    }
+    [problem] = find_problems(data, schema, OTHER_WORDS)
+    assert problem.message.startswith(said) and hinted in problem.hint, problem
+    assert not {"InfoDb", "person", "FirstName"} & set(re.findall(r"\w+", problem.message + problem.hint))
 
 
 def test_type_and_missing_keys_come_before_other_rules_at_one_place(tmp_path):

@@ -1,10 +1,15 @@
-"""Check the ``/api/shaurya`` JSON against a JSON Schema, in the student's terms.
+"""Check an API's JSON answer against a JSON Schema, in the student's terms.
 
 jsonschema reports ``None is not of type 'string'`` at ``$[1].FirstName``; a
 student needs ``"FirstName" in record 1 (Doe): expected a string like "John",
-saw null (Python None)``.  The rules live in ``schemas/people.schema.json`` so
-an instructor can swap in their own file; this module only does the wording.
-Records are numbered with the Python index (from 0), as students index lists.
+saw null (Python None)``.  The rules live in a schema file (the lesson's, or
+an instructor's own); this module only does the wording.  What a lesson adds
+is its :class:`Words`: which keys name a record, and the code its hints quote
+(``grader.lessons.web_server.people``).  Records are numbered with the Python
+index (from 0), as students index lists.
+
+jsonschema is imported only inside the functions that use it: importing this
+module costs the CLI's start-up nothing.
 """
 
 from __future__ import annotations
@@ -15,9 +20,11 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-SCHEMA_PATH = Path(__file__).parent.parent / "lessons" / "web_server" / "people.schema.json"
-#: Keys that name a record in messages ("record 1 (John Doe)"), matched ignoring case.
-NAME_KEYS = ("FirstName", "LastName")
+#: A schema, or a part of one (the rule for one place).
+Rule = dict[str, Any]
+#: A place in the JSON, e.g. ``(1, "Owns_Cars", 0)``: indexes and keys from the top.
+JsonPath = tuple[str | int, ...]
+
 #: Longest quoted value, so one huge wrong answer cannot flood the report.
 WIDTH = 60
 #: Errors collected before sorting; enough for any report, cheap on a huge answer.
@@ -53,32 +60,46 @@ BOUNDS = {
 
 
 @dataclass(frozen=True)
+class Words:
+    """How a lesson talks about its records, so that messages and hints use the student's own code."""
+
+    #: Keys that name a record in messages ("record 1 (John Doe)"), matched ignoring case.
+    name_keys: tuple[str, ...]
+    #: The statement that returns the whole list, e.g. ``return jsonify(InfoDb)``.
+    return_list: str
+    #: The call that adds one record to it, e.g. ``InfoDb.append``.
+    add_record: str
+    #: What one record stands for, e.g. "person".
+    record: str
+
+
+@dataclass(frozen=True)
 class SchemaProblem:
     """One thing wrong with the JSON, worded for the student."""
 
     message: str  #: one line: where, what was expected, what was seen
     hint: str  #: one next step
-    path: tuple[str | int, ...]  #: where in the JSON, e.g. ``(1, "Owns_Cars", 0)``
+    path: JsonPath  #: where in the JSON, e.g. ``(1, "Owns_Cars", 0)``
 
 
-def load_schema(path: Path | str | None = None, min_records: int = 1) -> dict:
-    """Read a schema (``None``: the shipped one), check it, and set its minItems.
+def load_schema(path: Path | str, min_records: int = 1) -> dict[str, Any]:
+    """Read a schema file, check it, and set its minItems.
 
     Checking here makes a broken instructor file fail loudly at start-up
     (:class:`jsonschema.SchemaError`) rather than as a puzzling student failure.
     """
-    from jsonschema import Draft202012Validator
-    from jsonschema.validators import validator_for
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+    from jsonschema.validators import validator_for  # type: ignore[import-untyped]
 
-    schema = json.loads(Path(path or SCHEMA_PATH).read_text(encoding="utf-8"))
+    schema = json.loads(Path(path).read_text(encoding="utf-8"))
     validator_for(schema, default=Draft202012Validator).check_schema(schema)
     return {**schema, "minItems": min_records}
 
 
-def check_people(data: Any, schema: dict, limit: int = 3) -> list[SchemaProblem]:
+def find_problems(data: Any, schema: dict[str, Any], words: Words, limit: int = 3) -> list[SchemaProblem]:
     """Return up to ``limit`` problems (``limit < 1``: all), in record order; ``[]`` if valid."""
     from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import best_match
+    from jsonschema.exceptions import best_match  # type: ignore[import-untyped]
     from jsonschema.validators import validator_for
 
     validator = validator_for(schema, default=Draft202012Validator)(schema)
@@ -87,7 +108,7 @@ def check_people(data: Any, schema: dict, limit: int = 3) -> list[SchemaProblem]
     errors.sort(key=lambda e: (_path_key(e.absolute_path), RANK.get(e.validator, 3), e.validator in WEAK))
     problems: list[SchemaProblem] = []
     for error in errors:
-        problem = _explain(error, data)
+        problem = _explain(error, data, words)
         if problem.message not in {p.message for p in problems}:
             problems.append(problem)
         if len(problems) == limit:
@@ -95,13 +116,13 @@ def check_people(data: Any, schema: dict, limit: int = 3) -> list[SchemaProblem]
     return problems
 
 
-def _explain(error: Any, data: Any) -> SchemaProblem:
+def _explain(error: Any, data: Any, words: Words) -> SchemaProblem:
     """Word one jsonschema error as expected/seen, plus a next step."""
     path, kw, value, want = tuple(error.absolute_path), error.validator, error.instance, error.validator_value
     rule = error.schema if isinstance(error.schema, dict) else {}
     example, seen = _example(rule), _seen(value)
     if kw == "type":
-        msg, hint = f"expected {_expected(rule)}, saw {seen}", _type_hint(path, value, rule, data)
+        msg, hint = f"expected {_expected(rule)}, saw {seen}", _type_hint(path, value, rule, data, words)
     elif kw == "required":
         missing, props = [k for k in want if k not in value], rule.get("properties", {})
         msg = f"missing {_count(len(missing), 'key', bare=True)} {_keys(missing)}; saw "
@@ -116,7 +137,7 @@ def _explain(error: Any, data: Any) -> SchemaProblem:
         if not more:
             hint = f"remove {unit}s until there are {want} or fewer"
         else:
-            hint = f"add more {unit}s to the list" if path else "add records with InfoDb.append({...})"
+            hint = f"add more {unit}s to the list" if path else f"add records with {words.add_record}({{...}})"
     elif kw == "pattern":
         msg = f"expected {rule.get('description') or f'a string matching the pattern {want}'}, saw {seen}"
         hint = f"make it look like {example}" if example else f"make it match the pattern {want}"
@@ -141,23 +162,23 @@ def _explain(error: Any, data: Any) -> SchemaProblem:
             msg = _short(value) + msg[len(repr(value)) :]
         msg = _truncate(msg, 3 * WIDTH)
         hint = f"it should be {rule['description']}" if rule.get("description") else f'follow the "{kw}" rule'
-    return SchemaProblem(f"{_where(path, data)}: {msg}".replace("\n", " "), hint.replace("\n", " "), path)
+    return SchemaProblem(f"{_where(path, data, words)}: {msg}".replace("\n", " "), hint.replace("\n", " "), path)
 
 
-def _type_hint(path: tuple, value: Any, rule: dict, data: Any) -> str:
+def _type_hint(path: JsonPath, value: Any, rule: Rule, data: Any, words: Words) -> str:
     """One next step for a value of the wrong type, aimed at the usual slip."""
     types = _types(rule)
     key = f'"{path[-1]}": ' if path and isinstance(path[-1], str) else ""
     if "array" in types and not path:  # the whole response
-        items = rule.get("items") if isinstance(rule.get("items"), dict) else {}
+        items = rule["items"] if isinstance(rule.get("items"), dict) else {}
         if isinstance(value, dict) and set(value) & set(items.get("required", [])):
-            return "you returned one record; return a list of them: return jsonify(InfoDb)"
+            return f"you returned one record; return a list of them: {words.return_list}"
         lists = [k for k, v in value.items() if isinstance(v, list)] if isinstance(value, dict) else []
         if len(lists) == 1:
-            return f'you wrapped the list in a dictionary under "{lists[0]}"; return jsonify(InfoDb) itself'
-        return "return the list itself: return jsonify(InfoDb), with one InfoDb.append({...}) per person"
+            return f'you wrapped the list in a dictionary under "{lists[0]}"; {words.return_list} itself'
+        return f"return the list itself: {words.return_list}, with one {words.add_record}({{...}}) per {words.record}"
     if "object" in types and len(path) == 1 and isinstance(data, list):
-        return f"each record should be one dictionary: InfoDb.append({_record_like(rule, 2)})"
+        return f"each record should be one dictionary: {words.add_record}({_record_like(rule, 2)})"
     if "array" in types and not isinstance(value, (list, dict)):
         return f"wrap it in square brackets: {key}[{_short(value)}]"
     if "string" in types and isinstance(value, (int, float)):
@@ -170,13 +191,13 @@ def _type_hint(path: tuple, value: Any, rule: dict, data: Any) -> str:
     return f"change it to {_expected(rule)}"
 
 
-def _near_miss_hint(missing: list[str], value: dict, rule: dict) -> str:
+def _near_miss_hint(missing: list[str], value: dict[str, Any], rule: Rule) -> str:
     """Spot 'firstname' or 'Owns_Car' standing in for a missing key."""
     import difflib
 
     known = set(rule.get("properties", {})) | set(rule.get("required", []))
     spare = {k.lower(): k for k in value if isinstance(k, str) and k not in known}
-    found = {}
+    found: dict[str, str] = {}
     for k in missing:  # an exact match ignoring case scores 1.0, so it always wins
         for match in difflib.get_close_matches(k.lower(), spare, n=1, cutoff=0.75):
             found[k] = spare[match]
@@ -187,7 +208,7 @@ def _near_miss_hint(missing: list[str], value: dict, rule: dict) -> str:
     return f"{why}: you have {_keys(found.values(), 3)} but need {_keys(found, 3)}"
 
 
-def _where(path: tuple, data: Any) -> str:
+def _where(path: JsonPath, data: Any, words: Words) -> str:
     """Name a place in student terms: '"Owns_Cars"[0] in record 1 (John Doe)'."""
     head, rest = "the response", path
     if path and isinstance(path[0], int) and isinstance(data, list):
@@ -195,7 +216,7 @@ def _where(path: tuple, data: Any) -> str:
         record = data[path[0]]
         if isinstance(record, dict):
             lower = {k.lower(): v for k, v in record.items() if isinstance(k, str)}
-            name = " ".join(v for k in NAME_KEYS if isinstance(v := lower.get(k.lower()), str) and v.strip())
+            name = " ".join(v for k in words.name_keys if isinstance(v := lower.get(k.lower()), str) and v.strip())
             head += f" ({_truncate(name, 30)})" if name else ""
     if not rest:
         return head
@@ -205,21 +226,21 @@ def _where(path: tuple, data: Any) -> str:
     return f"{place} in {head}"
 
 
-def _expected(rule: dict) -> str:
+def _expected(rule: Rule) -> str:
     """What the schema wants, e.g. 'a list of strings like ["2024-Accord"]'."""
-    words = []
+    phrases: list[str] = []
     for t in _types(rule):
         if t == "array":
             items = _items_type(rule)
             if items == "object":
-                words.append("a list of records like [{...}, {...}]")
+                phrases.append("a list of records like [{...}, {...}]")
             else:
-                words.append(f"a list of {PLURALS[items]}" if items in PLURALS else "a list")
+                phrases.append(f"a list of {PLURALS[items]}" if items in PLURALS else "a list")
         elif t == "object" and rule.get("required"):
-            words.append(f"a dictionary (JSON object) like {_record_like(rule, 3)}")
+            phrases.append(f"a dictionary (JSON object) like {_record_like(rule, 3)}")
         else:
-            words.append(TYPE_WORDS.get(t, t))
-    text = " or ".join(words) or "a different value"
+            phrases.append(TYPE_WORDS.get(t, t))
+    text = " or ".join(phrases) or "a different value"
     example = _example(rule)
     return f"{text} like {example}" if example and " like " not in text else text
 
@@ -241,22 +262,22 @@ def _seen(value: Any) -> str:
     return _short(value)
 
 
-def _record_like(rule: dict, most: int) -> str:
+def _record_like(rule: Rule, most: int) -> str:
     """'{"FirstName": ..., "LastName": ..., ...}': the shape of a record, from its required keys."""
     return "{" + _join([f'"{k}": ...' for k in rule.get("required", [])], most) + "}"
 
 
-def _types(rule: dict) -> list[str]:
+def _types(rule: Rule) -> list[str]:
     types = rule.get("type", [])
     return [types] if isinstance(types, str) else list(types)
 
 
-def _items_type(rule: dict) -> str | None:
+def _items_type(rule: Rule) -> str | None:
     items = rule.get("items")
-    return items.get("type") if isinstance(items, dict) and isinstance(items.get("type"), str) else None
+    return items["type"] if isinstance(items, dict) and isinstance(items.get("type"), str) else None
 
 
-def _example(rule: dict) -> str:
+def _example(rule: Rule) -> str:
     examples = rule.get("examples")
     return _short(examples[0]) if isinstance(examples, list) and examples else ""
 
@@ -284,6 +305,6 @@ def _truncate(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def _path_key(path: Any) -> tuple:
+def _path_key(path: Any) -> tuple[tuple[int, int, str], ...]:
     """Sort key for a path: document order, with indexes and keys never compared."""
     return tuple((0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in path)
