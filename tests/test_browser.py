@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -23,11 +24,14 @@ import psutil
 import pytest
 from conftest import ROOT, WEBGRADE, processes_of, run_webgrade
 
-from grader.check.browser import ENV_VAR, Browser, find_chromium, in_ci, install_command, load_lesson_page
+from grader.check.browser import Browser
+from grader.check.chromium import ENV_VAR, find_chromium, in_ci, install_command
 from grader.check.client import Client
 from grader.check.cors import Answer, CorsRequest, judge, needs_preflight, preflight_headers, request_headers
 from grader.find.submission import find_submission
+from grader.lessons.web_server import LESSON
 from grader.lessons.web_server import page as lesson_page
+from grader.lessons.web_server.page import load_lesson_page
 from grader.run.server import Server, free_port
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -93,6 +97,16 @@ def test_page_is_the_lessons_cell_fetching_the_graded_server():
         assert line in page
     assert "</script>" not in lesson_page.render("http://x/</script><script>alert(1)")[-400:-300]
     assert lesson_page.render("http://x/</script>").count("</script>") == 1
+
+
+def test_the_page_draws_the_lessons_columns():
+    """The table check expects LESSON.table_columns: the page's code must draw exactly those, in that order."""
+    drawn = re.findall(r"^ *(\w+)\.innerHTML = row\.(\w+);$", lesson_page.PAGE, re.M)
+    appended = re.findall(r"^ *tr\.appendChild\((\w+)\);$", lesson_page.PAGE, re.M)
+    keys = dict(drawn)
+    assert tuple(keys[cell] for cell in appended) == LESSON.table_columns == ("FirstName", "LastName", "Residence")
+    headers = re.findall(r"<th>(.*?)</th>", lesson_page.PAGE)
+    assert [h.replace(" ", "") for h in headers] == list(LESSON.table_columns)
 
 
 @pytest.mark.parametrize(

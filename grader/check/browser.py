@@ -1,10 +1,11 @@
 """A real browser for the browser checks: Debian's Chromium, driven by Playwright.
 
-Header checks (``grader.check.cors``) predict whether the lesson's page can fetch the
+Header checks (``grader.check.cors``) predict whether a lesson's page can fetch the
 API; loading the page in Chromium proves it, and Chromium says why when it
 cannot (its console message, the failed request's CORS error, the preflight's
-answer).  Playwright drives the Chromium already installed
-(``executable_path``): nothing is ever downloaded.
+answer).  Which Chromium, and its flags, is ``grader.check.chromium``'s
+business; what the page is and what its table should show is the lesson's
+(``grader.lessons.web_server.page``).
 
 One :class:`Browser` can serve a whole batch of gradings::
 
@@ -26,89 +27,41 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
-import platform
 import queue
-import shutil
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-#: An environment variable naming the browser to use, instead of looking for one.
-ENV_VAR = "WEBGRADE_CHROMIUM"
+from grader.check.chromium import ENV_VAR, FLAGS, find_chromium, install_command, not_found_reason
+from grader.errors import Unavailable
 
-#: Where Chromium or Chrome usually is (Debian, Ubuntu, snap, GitHub's runners, macOS).
-PATHS = (
-    "/usr/bin/chromium",
-    "/usr/bin/chromium-browser",
-    "/snap/bin/chromium",
-    "/usr/bin/google-chrome",
-    "/usr/bin/google-chrome-stable",
-    "/Applications/Chromium.app/Contents/MacOS/Chromium",
-    "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
-)
-NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+if TYPE_CHECKING:  # Playwright itself is imported only by a run that loads a page
+    from playwright.sync_api import Browser as Chromium
+    from playwright.sync_api import ConsoleMessage, Playwright
 
-#: Flags for a quiet, headless, offline-minded browser on a shared machine.
-#: --no-sandbox: Chromium refuses to run as root with its sandbox, and the
-#: sandbox needs user namespaces that containers and some CI runners deny; the
-#: page is ours and the student's code already runs on this machine.
-#: Playwright adds --headless and a fresh temporary --user-data-dir itself.
-FLAGS = (
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-)
+    #: One piece of work for the browser's thread, and where its result goes.
+    Job = tuple[Callable[[Chromium], Any], concurrent.futures.Future[Any]]
 
 LAUNCH_TIMEOUT_S = 30.0
 
-
-def install_command() -> str:
-    """The one command that installs a browser on this kind of computer."""
-    if platform.system() == "Darwin":
-        return "brew install --cask chromium"
-    return "sudo apt install chromium"
+T = TypeVar("T")
 
 
-def in_ci() -> bool:
-    """True on a CI runner (GitHub Actions and most others set CI=true)."""
-    return os.environ.get("GITHUB_ACTIONS") == "true" or os.environ.get("CI", "").lower() in ("true", "1")
-
-
-def find_chromium(env: Mapping[str, str] = os.environ, paths: tuple[str, ...] = PATHS) -> str | None:
-    """The Chromium (or Chrome) to use: $WEBGRADE_CHROMIUM when set, else the first one installed."""
-    chosen = env.get(ENV_VAR)
-    if chosen:  # the instructor's choice is final: no silent fallback to another browser
-        return chosen if os.path.isfile(chosen) and os.access(chosen, os.X_OK) else None
-    for path in paths:
-        if os.path.isfile(path) and os.access(path, os.X_OK):
-            return path
-    for name in NAMES:
-        if found := shutil.which(name):
-            return found
-    return None
-
-
-def not_found_reason(env: Mapping[str, str] = os.environ) -> str:
-    """Why :func:`find_chromium` found nothing, in one line."""
-    if env.get(ENV_VAR):
-        return f"{ENV_VAR}={env[ENV_VAR]} is not an executable file"
-    return f"no Chromium or Chrome at {PATHS[0]} or on the PATH"
-
-
-class BrowserUnavailable(Exception):
+class BrowserUnavailable(Unavailable):
     """No browser to load the page with: none installed, or it would not start."""
 
-    def __init__(self, message: str, hint: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
+
+@dataclass(frozen=True)
+class Table:
+    """Where a page draws its table, and what it should draw there; the lesson's page module says."""
+
+    #: A CSS selector of the drawn rows, e.g. ``#result tr``.
+    rows: str
+    #: A JavaScript function from the API's records to the cells each should draw
+    #: (null for a cell the page cannot draw, or a record it cannot draw at all).
+    expected: str
 
 
 @dataclass
@@ -133,7 +86,7 @@ class FailedRequest:
 
 @dataclass
 class Visit:
-    """What happened when the browser loaded the lesson's page: what it drew and what it reported."""
+    """What happened when the browser loaded the page: what it drew and what it reported."""
 
     page_url: str
     api_url: str
@@ -144,7 +97,7 @@ class Visit:
     status: int | None = None
     #: The table's rows as drawn: each row's cells' text.
     rows: list[list[str]] = field(default_factory=list)
-    #: What the lesson's code draws from the API's records (None where a record lacks the key);
+    #: What the page's code draws from the API's records (None where a record lacks the key);
     #: None when the records are not a list.
     expected: list[list[str | None] | None] | None = None
     #: Console errors and warnings, and uncaught errors of the page's script.
@@ -153,12 +106,11 @@ class Visit:
     failed: list[FailedRequest] = field(default_factory=list)
     preflight: Seen | None = None
     response: Seen | None = None
-    timed_out: bool = False
     screenshot: bytes | None = None
 
     @property
     def drew_table(self) -> bool:
-        """The browser's verdict: the table shows one row per record, each the record's names and residence."""
+        """The browser's verdict: the table shows one row per record, each with the cells the page's code draws."""
         return (
             self.fetch == "answered"  # an empty table is only right when the empty list did arrive
             and self.status == 200
@@ -189,7 +141,7 @@ class Visit:
         return "\n".join(lines)
 
 
-# Runs in the page before the lesson's script: it only watches the page's fetch and
+# Runs in the page before the page's own script: it only watches the page's fetch and
 # uncaught errors, so the grader can stop waiting as soon as the outcome is known.
 _OBSERVER = """
 (() => {
@@ -208,31 +160,20 @@ _OBSERVER = """
 
 # Done: the fetch failed, answered other than 200, the script threw, or every row is drawn.
 _DONE = """
-(count) => {
+([count, rows]) => {
   const s = window.__webgrade;
   if (!s || s.fetch === 'pending') return false;
   if (s.fetch === 'failed' || s.status !== 200 || s.errors.length) return true;
-  return count !== null && document.querySelectorAll('#result tr').length >= count;
+  return count !== null && document.querySelectorAll(rows).length >= count;
 }
 """
 
-_ROWS = "trs => trs.map(tr => Array.from(tr.cells, td => td.textContent))"
-
-# What the lesson's code draws from each record: innerHTML = value, read back as text.
-_EXPECTED = """
-(records) => records.map(row => {
-  if (row === null || typeof row !== 'object') return null;
-  return ['FirstName', 'LastName', 'Residence'].map(key => {
-    if (!(key in row)) return null;
-    const td = document.createElement('td');
-    td.innerHTML = row[key];
-    return td.textContent;
-  });
-})
-"""
+_CELLS = "trs => trs.map(tr => Array.from(tr.cells, td => td.textContent))"
 
 
-def _visit(browser, page_url: str, api_url: str, records: Any, timeout: float, screenshot: bool) -> Visit:
+def _visit(
+    browser: Chromium, page_url: str, api_url: str, records: Any, table: Table, timeout: float, screenshot: bool
+) -> Visit:
     """Load the page in a fresh context and watch it until the table is drawn or the fetch fails."""
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -245,10 +186,10 @@ def _visit(browser, page_url: str, api_url: str, records: Any, timeout: float, s
 
     requests: dict[str, tuple[str, str]] = {}
 
-    def sent(event: dict) -> None:
+    def sent(event: dict[str, Any]) -> None:
         requests[event["requestId"]] = (event["request"]["method"], event["request"]["url"])
 
-    def received(event: dict) -> None:
+    def received(event: dict[str, Any]) -> None:
         if event["response"]["url"] != api_url:
             return
         seen = Seen(event["response"]["status"], {k.lower(): v for k, v in event["response"]["headers"].items()})
@@ -257,7 +198,7 @@ def _visit(browser, page_url: str, api_url: str, records: Any, timeout: float, s
         else:
             visit.response = seen
 
-    def failed(event: dict) -> None:
+    def failed(event: dict[str, Any]) -> None:
         method, url = requests.get(event["requestId"], ("", ""))
         if url != api_url:
             return
@@ -268,10 +209,14 @@ def _visit(browser, page_url: str, api_url: str, records: Any, timeout: float, s
             )
         )
 
+    def logged(message: ConsoleMessage) -> None:
+        if message.type in ("error", "warning"):
+            visit.console.append(f"{message.type}: {message.text}")
+
     context = browser.new_context()
     try:
         page = context.new_page()
-        page.on("console", lambda m: m.type in ("error", "warning") and visit.console.append(f"{m.type}: {m.text}"))
+        page.on("console", logged)
         cdp = context.new_cdp_session(page)  # Chromium's own network log: preflights and CORS errors
         cdp.on("Network.requestWillBeSent", sent)
         cdp.on("Network.responseReceived", received)
@@ -285,14 +230,14 @@ def _visit(browser, page_url: str, api_url: str, records: Any, timeout: float, s
             return visit
         count = len(records) if isinstance(records, list) else None
         try:
-            page.wait_for_function(_DONE, arg=count, timeout=left_ms())
+            page.wait_for_function(_DONE, arg=[count, table.rows], timeout=left_ms())
         except PlaywrightTimeout:
-            visit.timed_out = True
+            pass  # what the page did by then is the answer: the fetch stays "pending"
         state = page.evaluate("() => window.__webgrade")
         visit.fetch, visit.status, visit.errors = state["fetch"], state["status"], state["errors"]
-        visit.rows = page.eval_on_selector_all("#result tr", _ROWS)
+        visit.rows = page.eval_on_selector_all(table.rows, _CELLS)
         if isinstance(records, list):
-            visit.expected = page.evaluate(_EXPECTED, records)
+            visit.expected = page.evaluate(table.expected, records)
         if screenshot:
             visit.screenshot = page.screenshot(full_page=True)
     finally:
@@ -303,15 +248,15 @@ def _visit(browser, page_url: str, api_url: str, records: Any, timeout: float, s
 class Browser:
     """Headless Chromium that any number of gradings can share; launched on first use.
 
-    ``executable`` defaults to :func:`find_chromium`; when it is None,
-    :meth:`visit` raises :class:`BrowserUnavailable`.  Close it (or use it as a
-    context manager) to stop Chromium and Playwright's driver.
+    ``executable`` defaults to :func:`~grader.check.chromium.find_chromium`; when
+    it is None, :meth:`visit` raises :class:`BrowserUnavailable`.  Close it (or
+    use it as a context manager) to stop Chromium and Playwright's driver.
     """
 
     def __init__(self, executable: str | None = None, *, launch_timeout: float = LAUNCH_TIMEOUT_S) -> None:
         self.executable = executable or find_chromium()
         self.launch_timeout = launch_timeout
-        self._jobs: queue.Queue = queue.Queue()
+        self._jobs: queue.Queue[Job | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
@@ -320,21 +265,22 @@ class Browser:
 
     # --- the public API ---
 
-    def start(self) -> Browser:
-        """Launch Chromium now rather than at the first visit (e.g. before a batch)."""
-        self._submit(lambda browser: None, self.launch_timeout + 10)
-        return self
-
     def visit(
-        self, page_url: str, api_url: str, records: Any, timeout: float = 10.0, screenshot: bool = False
+        self,
+        page_url: str,
+        api_url: str,
+        records: Any,
+        table: Table,
+        timeout: float = 10.0,
+        screenshot: bool = False,
     ) -> Visit:
-        """Load ``page_url`` (the lesson's page fetching ``api_url``) and report what the browser did.
+        """Load ``page_url`` (a page fetching ``api_url``) and report what the browser did.
 
-        ``records`` are the API's records as the grader fetched them: the rows
-        the table should show.  Waits at most ``timeout`` seconds for them.
+        ``records`` are the API's records as the grader fetched them, from which
+        ``table`` says what the page should draw.  Waits at most ``timeout`` seconds for it.
         """
         return self._submit(
-            lambda browser: _visit(browser, page_url, api_url, records, timeout, screenshot),
+            lambda browser: _visit(browser, page_url, api_url, records, table, timeout, screenshot),
             self.launch_timeout + timeout + 10,
         )
 
@@ -350,18 +296,18 @@ class Browser:
     def __enter__(self) -> Browser:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # --- the browser's own thread ---
 
-    def _submit(self, work: Callable[[Any], Any], timeout: float) -> Any:
+    def _submit(self, work: Callable[[Chromium], T], timeout: float) -> T:
         if self.executable is None:
             raise BrowserUnavailable(
                 f"expected a browser to load the page, saw none: {not_found_reason()}",
                 f"install one: {install_command()}",
             )
-        future: concurrent.futures.Future = concurrent.futures.Future()
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
         with self._lock:
             if self._closed:
                 raise RuntimeError("this Browser is closed")
@@ -371,7 +317,7 @@ class Browser:
             self._jobs.put((work, future))
         return future.result(timeout=timeout)
 
-    def _launch(self, playwright):
+    def _launch(self, playwright: Playwright) -> Chromium:
         from playwright.sync_api import Error as PlaywrightError
 
         self.launches += 1
@@ -397,7 +343,8 @@ class Browser:
     def _run(self) -> None:
         from playwright.sync_api import sync_playwright  # imported here: only a run with a browser pays for it
 
-        playwright = browser = None
+        playwright: Playwright | None = None
+        browser: Chromium | None = None
         try:
             while (job := self._jobs.get()) is not None:
                 work, future = job
@@ -418,16 +365,3 @@ class Browser:
                         stop()
                 except Exception:  # already gone: nothing left to stop
                     pass
-
-
-def load_lesson_page(
-    browser: Browser, origin: str, api_url: str, records: Any, timeout: float = 10.0, screenshot: bool = False
-) -> Visit:
-    """Serve the lesson's page (fetching ``api_url``) from ``origin`` and load it in ``browser``.
-
-    The browser's verdict is :attr:`Visit.drew_table`; the rest of the Visit says why not.
-    """
-    from grader.lessons.web_server import page as lesson_page
-
-    with lesson_page.serve(origin, lesson_page.render(api_url)) as page_url:
-        return browser.visit(page_url, api_url, records, timeout, screenshot)

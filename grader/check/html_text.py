@@ -14,18 +14,22 @@ INVISIBLE = {"head", "script", "style", "template", "noscript", "title"}
 
 @dataclass(frozen=True)
 class Page:
+    """A page as a browser shows it: its title (None without a <title>) and its visible text."""
+
     title: str | None
     text: str
 
 
-class _Reader(HTMLParser):
+class _PageParser(HTMLParser):
+    """Collects the title and the text outside invisible elements (head, script, style, ...)."""
+
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.title: list[str] | None = None
         self.text: list[str] = []
         self._hidden: list[str] = []
 
-    def handle_starttag(self, tag: str, attrs) -> None:
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "title" and self.title is None:
             self.title = []
         if tag in INVISIBLE:
@@ -44,7 +48,8 @@ class _Reader(HTMLParser):
 
 
 def read_page(html: str) -> Page:
-    reader = _Reader()
+    """The title and visible text of ``html``, each with runs of whitespace made one space."""
+    reader = _PageParser()
     reader.feed(html)
     reader.close()
     title = " ".join("".join(reader.title).split()) if reader.title is not None else None
