@@ -31,6 +31,7 @@ from pathlib import Path
 
 import grader
 from grader import rubric as rubrics
+from grader.errors import UsageError
 
 SETUP = r"""#!/usr/bin/env bash
 # Gradescope runs this once, when it builds the autograder image.
@@ -75,7 +76,7 @@ exit 0
 DEFAULT_RUBRIC = "# The lesson's default rubric: see webgrade's README to change points, add checks or hide them.\n"
 
 
-class BundleError(Exception):
+class BundleError(UsageError):
     """A rubric or checks folder that cannot go into the zip as it is."""
 
 

@@ -20,13 +20,15 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.errors import UsageError
+
 KEY_COLUMNS = ("entry", "github_username")
 NAME_COLUMNS = ("name",)
 ID_COLUMNS = ("id", "student_id", "identifier")
 SUFFIXES = (".zip", ".py", ".ipynb")
 
 
-class RosterError(Exception):
+class RosterError(UsageError):
     """The roster cannot be read; the message names the file, line or column."""
 
 

@@ -18,6 +18,8 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
+from grader.errors import UsageError
+
 #: A lesson's server is a few kilobytes; a zip with a virtualenv inside is still far below these.
 MAX_BYTES = 200 * 1024 * 1024
 MAX_FILES = 20_000
@@ -27,13 +29,8 @@ _LITTER = ("__MACOSX/",)
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-class ArchiveError(Exception):
+class ArchiveError(UsageError):
     """The zip cannot be graded; ``message`` and ``hint`` say why in the student's terms."""
-
-    def __init__(self, message: str, hint: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
 
 
 _REZIP = "zip the folder that holds your server's files again (for example with your file manager's 'Compress')"

@@ -13,7 +13,8 @@ import json
 import re
 from pathlib import Path
 
-from grader.find.submission import STRONG, SubmissionError, flask_strength
+from grader.errors import SubmissionError
+from grader.find.flask_source import STRONG, flask_strength
 
 #: ``%%python``, ``%%python3``, and ``python3.11`` as ``%%script``'s command.
 _PYTHON = re.compile(r"python[\d.]*")

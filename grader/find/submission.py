@@ -6,34 +6,25 @@ the student's code runs later, in its own process (see :mod:`grader.run.server`)
 
 from __future__ import annotations
 
-import ast
 import os
 import re
-import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-#: How strongly a source looks like the server: it creates a Flask app, or only imports flask.
-STRONG, WEAK = 2, 1
+from grader.errors import SubmissionError
+from grader.find.flask_source import STRONG, WEAK, flask_strength
+from grader.find.notebook import has_server_cell, server_cell
+
+# The find stage's API; SubmissionError and flask_strength are defined elsewhere, and re-exported here.
+__all__ = ["SKIP_DIRS", "STRONG", "WEAK", "Submission", "SubmissionError", "find_submission", "flask_strength"]
 
 #: Folders that hold someone else's code, never the student's server.
 SKIP_DIRS = frozenset({"venv", ".venv", "env", "site-packages", "node_modules", "__pycache__", "tests"})
 
-_FLASK_CALL = re.compile(r"\bFlask\s*\(")
-_FLASK_IMPORT = re.compile(r"^\s*(?:from|import)\s+flask\b", re.MULTILINE)
 _TEST_FILE = re.compile(r"test_.*\.py|.*_test\.py|conftest\.py")
 
 _CHOOSE = "run `webgrade check --entry FILE`"
-
-
-class SubmissionError(Exception):
-    """A usage problem: the CLI prints `message` and `hint` and exits 2."""
-
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
 
 
 @dataclass(frozen=True)
@@ -60,47 +51,6 @@ class Submission:
     def where(self, line: int) -> str:
         """Point at a line of :attr:`source` as the student sees it in their editor."""
         return f"{self.display_name}, line {line}"
-
-
-def flask_strength(source: str) -> int:
-    """:data:`STRONG` if `source` creates a Flask app, :data:`WEAK` if it imports flask, else 0."""
-    try:
-        with warnings.catch_warnings():  # "invalid escape sequence" is the student's business, later
-            warnings.simplefilter("ignore")
-            tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        # Still a candidate: the student is then told about the syntax error,
-        # not that no Flask app was found.
-        if _FLASK_CALL.search(source):
-            return STRONG
-        return WEAK if _FLASK_IMPORT.search(source) else 0
-
-    nodes = list(ast.walk(tree))
-    classes, modules, imported = {"Flask"}, {"flask"}, False
-    for node in nodes:
-        if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] == "flask":
-            imported = True
-            classes.update(alias.asname for alias in node.names if alias.name == "Flask" and alias.asname)
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name.split(".")[0] == "flask":
-                    imported = True
-                    if alias.name == "flask" and alias.asname:
-                        modules.add(alias.asname)
-    for node in nodes:
-        if not isinstance(node, ast.Call):
-            continue
-        func = node.func
-        if isinstance(func, ast.Name) and func.id in classes:
-            return STRONG
-        if (
-            isinstance(func, ast.Attribute)
-            and func.attr == "Flask"
-            and isinstance(func.value, ast.Name)
-            and func.value.id in modules
-        ):
-            return STRONG
-    return WEAK if imported else 0
 
 
 def find_submission(path: Path, entry: str | None = None) -> Submission:
@@ -141,8 +91,6 @@ def _load(path: Path, file: Path) -> Submission:
             raise SubmissionError(f"could not read {file.name}: {e.strerror}", "check the file's permissions") from None
         return Submission(path, file.parent, file, None, source)
     if suffix == ".ipynb":
-        from grader.find.notebook import server_cell  # imported here: grader.find.notebook builds on this module
-
         cell, source = server_cell(file)
         return Submission(path, file.parent, file, cell, source)
     raise SubmissionError(
@@ -159,8 +107,6 @@ def _read(file: Path) -> str:
 
 def _search(folder: Path) -> Path:
     """The file in `folder` that most likely starts the server."""
-    from grader.find.notebook import has_server_cell
-
     found = _candidates(folder, ".py", _strength)
     if found:
         return _prefer(found, folder)
@@ -198,7 +144,7 @@ def _files(folder: Path, suffix: str, top: bool) -> list[Path]:
     """Files ending in `suffix` at the top of `folder`, or in its sub-folders, skipping virtualenvs and hidden ones."""
     if top:
         return sorted(file for file in folder.iterdir() if file.name.lower().endswith(suffix) and file.is_file())
-    found = []
+    found: list[Path] = []
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not _skipped(Path(root, d)))
         if root != str(folder):
@@ -225,7 +171,7 @@ def _prefer(found: dict[Path, int], folder: Path) -> Path:
     return group[0]
 
 
-def _ambiguous(files, folder: Path) -> SubmissionError:
+def _ambiguous(files: Collection[Path], folder: Path) -> SubmissionError:
     names = ", ".join(file.relative_to(folder).as_posix() for file in files)
     return SubmissionError(
         f"found several files that could be your Flask server: {names}",
