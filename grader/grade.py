@@ -1,8 +1,9 @@
 """Grade one submission: start it, run the checks, stop it, return a Report.
 
 The data flows one way: find the submission (``grader.find.submission``) -> start
-it (``grader.run.server``) -> run checks (pytest, ``grader.check.plugin``) -> collect
-results (``grader.results``) -> render a report (``grader.reports``).
+it (``grader.run.server``) -> run checks (pytest, ``grader.check.runner``, whose fixtures
+come from ``grader.check.plugin``) -> collect results (``grader.check.collector`` makes
+``grader.results``) -> render a report (``grader.reports``).
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ from grader.run.server import Server, StartError
 
 if TYPE_CHECKING:
     from grader.check.browser import Browser
-
-CHECKS_DIR = Path(__file__).parent / "lessons" / "web_server" / "checks"
 
 
 @dataclass
@@ -67,21 +66,21 @@ class Grading:
             limits=options.limits,
             hide=[*options.extra_checks, *rubric.checks_dirs, *(p for p in (rubric.schema, rubric.source) if p)],
         )
-        self._problem: diagnose.Problem | None = None
+        self._problem: diagnose.StartProblem | None = None
         self._waited = False
 
     def start(self) -> None:
         try:
             self.server.start()
         except OSError as error:  # e.g. the Python to run it with does not exist
-            self._problem = diagnose.Problem(
+            self._problem = diagnose.StartProblem(
                 "exited",
                 f"expected to start the server with {self.options.python}, saw: {error.strerror or error}",
                 "pass --python the path of a Python that has flask installed",
             )
             self._waited = True
 
-    def problem(self) -> diagnose.Problem | None:
+    def problem(self) -> diagnose.StartProblem | None:
         """Wait (once) for the server; the reason it did not start, or None."""
         if not self._waited:
             self._waited = True
@@ -108,11 +107,12 @@ def grade(submission: Submission, rubric: Rubric | None = None, options: Options
     try:
         # Imported only now, so the server boots on the other core meanwhile.
         import grader.check.schema
-        from grader.check.plugin import run_checks  # pytest
+        from grader.check.runner import run_checks  # imports pytest
 
-        grader.check.schema.load_schema(rubric.schema)  # jsonschema, and a bad --schema fails here
+        grader.check.schema.load_schema(rubric.schema_path)  # jsonschema, and a bad --schema fails here
 
-        checks = run_checks(grading, list(dict.fromkeys([CHECKS_DIR, *rubric.checks_dirs, *options.extra_checks])))
+        folders = [rubric.lesson.checks_dir, *rubric.checks_dirs, *options.extra_checks]
+        checks = run_checks(grading, list(dict.fromkeys(folders)))
     finally:
         watchdog.cancel()
         grading.stop()

@@ -4,8 +4,8 @@ import pytest
 
 from grader.check.cors import (
     Answer,
+    CorsProblem,
     CorsRequest,
-    Problem,
     Verdict,
     judge,
     needs_preflight,
@@ -574,7 +574,7 @@ def test_fetch_refuses(method, headers):
         needs_preflight(CorsRequest(ORIGIN, method=method, headers=headers))
 
 
-def only(verdict: Verdict) -> Problem:
+def only(verdict: Verdict) -> CorsProblem:
     assert len(verdict.problems) == 1, codes(verdict)
     return verdict.problems[0]
 

@@ -15,7 +15,7 @@ Everything here is pure: the grader does the HTTP and hands both answers to
 :func:`judge`, which reports every problem it sees, per stage, in the order
 Chromium checks them (so the first one is what the browser console shows).
 
-Problem codes (stable; ``Problem.stage`` says which answer they are about):
+Problem codes (stable; ``CorsProblem.stage`` says which answer they are about):
 
 - ``no-preflight-answer``, ``no-response-answer``: that answer was not obtained.
 - ``allow-origin-missing``, ``allow-origin-wildcard`` (``*`` with credentials),
@@ -94,7 +94,7 @@ class Answer:
 
 
 @dataclass(frozen=True)
-class Problem:
+class CorsProblem:
     """One reason the browser refuses the page's request, worded for the student."""
 
     stage: str
@@ -108,7 +108,7 @@ class Verdict:
     """Everything wrong (problems) or worth knowing (warnings) about both answers."""
 
     preflight_needed: bool
-    problems: tuple[Problem, ...] = ()
+    problems: tuple[CorsProblem, ...] = ()
     warnings: tuple[str, ...] = ()
 
     @property
@@ -116,7 +116,7 @@ class Verdict:
         """The page can read the answer only if no stage has a problem."""
         return not self.problems
 
-    def at(self, stage: str) -> tuple[Problem, ...]:
+    def at(self, stage: str) -> tuple[CorsProblem, ...]:
         """The problems of one stage, "preflight" or "response", in checking order."""
         return tuple(p for p in self.problems if p.stage == stage)
 
@@ -172,7 +172,7 @@ def _safelisted(name: str, value: str) -> bool:
         return _UNSAFE_BYTES.isdisjoint(value) and _mime_essence(value) in _SIMPLE_TYPES
     if name == "range":  # only "bytes=N-" or "bytes=N-M"; suffix ranges need a preflight
         match = _RANGE.fullmatch(value)
-        return bool(match) and (not match[2] or int(match[1]) <= int(match[2]))
+        return match is not None and (not match[2] or int(match[1]) <= int(match[2]))
     return False
 
 
@@ -237,11 +237,11 @@ class _Stage:
     where: str
     why: str = ""
 
-    def problem(self, code: str, expected: str, seen: str, hint: str) -> Problem:
-        return Problem(self.name, code, f"expected {self.where} {expected}, saw {seen}{self.why}", hint)
+    def problem(self, code: str, expected: str, seen: str, hint: str) -> CorsProblem:
+        return CorsProblem(self.name, code, f"expected {self.where} {expected}, saw {seen}{self.why}", hint)
 
 
-def _cors_check(request: CorsRequest, answer: Answer, stage: _Stage) -> list[Problem]:
+def _cors_check(request: CorsRequest, answer: Answer, stage: _Stage) -> list[CorsProblem]:
     """Fetch's CORS check: the exact origin (or * without credentials), then credentials."""
     problems = []
     origin = _get(answer, "Access-Control-Allow-Origin")
@@ -328,7 +328,7 @@ def _status_hint(status: int) -> str:
     return f"answer OPTIONS with 200 by letting flask-cors handle it: `{_SETUP}`"
 
 
-def _preflight_rules(request: CorsRequest, answer: Answer, stage: _Stage) -> list[Problem]:
+def _preflight_rules(request: CorsRequest, answer: Answer, stage: _Stage) -> list[CorsProblem]:
     """The preflight answer's status, then the methods and headers it allows."""
     if not 200 <= answer.status <= 299:
         return [
@@ -339,7 +339,8 @@ def _preflight_rules(request: CorsRequest, answer: Answer, stage: _Stage) -> lis
                 _status_hint(answer.status),
             )
         ]
-    problems, lists = [], {}
+    problems: list[CorsProblem] = []
+    lists: dict[str, tuple[str | None, list[str] | None]] = {}
     for name in ("Access-Control-Allow-Methods", "Access-Control-Allow-Headers"):
         value = _get(answer, name)
         items, bad = _items(value or "")
@@ -434,12 +435,12 @@ def judge(request: CorsRequest, preflight: Answer | None, response: Answer | Non
     """
     needed = needs_preflight(request)
     method = _method(request)
-    problems: list[Problem] = []
+    problems: list[CorsProblem] = []
     if needed:
         stage = _Stage("preflight", 'the OPTIONS "preflight" answer', _why(request))
         if preflight is None:
             problems.append(
-                Problem(
+                CorsProblem(
                     "preflight",
                     "no-preflight-answer",
                     f'expected an answer to the OPTIONS "preflight", saw none{stage.why}',
@@ -451,7 +452,7 @@ def judge(request: CorsRequest, preflight: Answer | None, response: Answer | Non
             problems += _preflight_rules(request, preflight, stage)
     if response is None:
         problems.append(
-            Problem(
+            CorsProblem(
                 "response",
                 "no-response-answer",
                 f"expected an answer to the {method} request, saw none",
