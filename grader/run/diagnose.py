@@ -1,6 +1,6 @@
 """Why a server did not start, in the student's words, read from its own output.
 
-Each function returns a :class:`Problem`: a one-line message (what was
+Each function returns a :class:`StartProblem`: a one-line message (what was
 expected, what was seen), one next step, and the last lines of the server's
 output that show it.
 """
@@ -28,7 +28,9 @@ _FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)')
 
 
 @dataclass(frozen=True)
-class Problem:
+class StartProblem:
+    """Why the server did not start: the ``server.start`` check's failure, and every other check's reason."""
+
     #: Stable: syntax-error, missing-module, reads-input, out-of-memory, too-many-processes, file-too-large,
     #: cpu-time, crashed, exited, no-server, port-taken, other-port, no-http, timeout, time-limit, sandbox.
     kind: str
@@ -85,27 +87,27 @@ def _where(file: str | None, line: int | None) -> str:
     return f"{file}, line {line}" if file and line else (file or "your file")
 
 
-def port_taken(port: int) -> Problem:
+def port_taken(port: int) -> StartProblem:
     """Someone else listens on the port the grader was told to use."""
-    return Problem(
+    return StartProblem(
         "port-taken",
         f"expected port {port} to be free for the server, saw 'Address already in use': another program has that port",
         "stop the other server (Ctrl+C in its terminal), or grade without --port so that a free port is chosen",
     )
 
 
-def out_of_time() -> Problem:
+def out_of_time() -> StartProblem:
     """The overall time limit for one submission ran out while the server was starting."""
-    return Problem(
+    return StartProblem(
         "time-limit",
         "expected the server to start within the time limit for one submission, saw the time run out first",
         "make the server start faster: do not download or compute much before app.run()",
     )
 
 
-def no_sandbox(reason: str) -> Problem:
+def no_sandbox(reason: str) -> StartProblem:
     """``--sandbox bwrap`` was asked for, and bubblewrap cannot run here."""
-    return Problem(
+    return StartProblem(
         "sandbox",
         f"expected to run the server in the bubblewrap sandbox (--sandbox bwrap), saw: {reason}",
         "install bubblewrap (Debian: apt-get install bubblewrap), or use --sandbox auto to grade without it",
@@ -116,11 +118,11 @@ def no_sandbox(reason: str) -> Problem:
 _KILLED_CPU, _KILLED = 128 + 24, 128 + 9
 
 
-def _limit_problem(kind: str, text: str, log: str, limits: Limits | None) -> Problem | None:
+def _limit_problem(kind: str, text: str, log: str, limits: Limits | None) -> StartProblem | None:
     """A resource limit (see ``grader.run.limits``) that the program ran into, named as such."""
     if kind == "MemoryError":
         size = f"{limits.memory_mb} MB" if limits else "its share"
-        return Problem(
+        return StartProblem(
             "out-of-memory",
             f"expected the server to start, saw it run out of memory (MemoryError): it may use {size}",
             "look for a list or string that grows without end, or data loaded many times over",
@@ -130,7 +132,7 @@ def _limit_problem(kind: str, text: str, log: str, limits: Limits | None) -> Pro
         "Resource temporarily unavailable" in text or "can't start new thread" in text
     ):
         count = f"{limits.processes}" if limits else "its share of"
-        return Problem(
+        return StartProblem(
             "too-many-processes",
             f"expected the server to start, saw it start too many processes or threads (at most {count} are allowed)",
             "remove the loop that calls os.fork(), subprocess or threading.Thread over and over",
@@ -138,7 +140,7 @@ def _limit_problem(kind: str, text: str, log: str, limits: Limits | None) -> Pro
         )
     if "File too large" in text:
         size = f"{limits.file_mb} MB" if limits else "the limit"
-        return Problem(
+        return StartProblem(
             "file-too-large",
             f"expected the server to start, saw it write a file larger than {size} (OSError: File too large)",
             "write less: a web server for this lesson needs no big files",
@@ -147,19 +149,19 @@ def _limit_problem(kind: str, text: str, log: str, limits: Limits | None) -> Pro
     return None
 
 
-def exited(code: int, log: str, submission: Submission | None, limits: Limits | None = None) -> Problem:
+def exited(code: int, log: str, submission: Submission | None, limits: Limits | None = None) -> StartProblem:
     """The child exited before it answered HTTP."""
     name = submission.display_name if submission else "the server"
     shown = tail(log)
     if "Address already in use" in log or "address already in use" in log:
-        return Problem(
+        return StartProblem(
             "port-taken",
             "expected the server to listen on its port, saw 'Address already in use': another program has that port",
             "stop the other server (Ctrl+C in its terminal, or see the README's stop command), then grade again",
             shown,
         )
     if "finished without starting a server" in log:
-        return Problem(
+        return StartProblem(
             "no-server",
             f"expected {name} to start a web server, saw it run to the end without one",
             "end the file with `if __name__ == '__main__': app.run(port=5001)` and create `app = Flask(__name__)`",
@@ -167,7 +169,7 @@ def exited(code: int, log: str, submission: Submission | None, limits: Limits | 
         )
     if code == _KILLED_CPU:
         seconds = f"{limits.cpu_s} s" if limits else "its share"
-        return Problem(
+        return StartProblem(
             "cpu-time",
             f"expected the server to start, saw it stopped after using {seconds} of CPU time",
             "look for a loop that never ends before app.run()",
@@ -179,9 +181,9 @@ def exited(code: int, log: str, submission: Submission | None, limits: Limits | 
         where = _where(file, line)
         limit = _limit_problem(kind, text, log, limits)
         if limit is not None:
-            return Problem(limit.kind, f"{limit.message} ({where})", limit.hint, shown, file, line)
+            return StartProblem(limit.kind, f"{limit.message} ({where})", limit.hint, shown, file, line)
         if kind == "EOFError":
-            return Problem(
+            return StartProblem(
                 "reads-input",
                 f"expected the server to start, saw it wait for keyboard input ({where}: EOFError: {text})",
                 f"a web server gets no keyboard input when graded: remove the input() call in {where}",
@@ -190,7 +192,7 @@ def exited(code: int, log: str, submission: Submission | None, limits: Limits | 
                 line,
             )
         if kind in ("SyntaxError", "IndentationError", "TabError"):
-            return Problem(
+            return StartProblem(
                 "syntax-error",
                 f"expected Python that runs, saw a {kind} in {where}: {text}",
                 f"open {where.replace(', line', ' at line')} and fix it; "
@@ -203,7 +205,7 @@ def exited(code: int, log: str, submission: Submission | None, limits: Limits | 
             module = re.search(r"No module named '([^']+)'", text)
             top = module[1].split(".")[0] if module else "?"
             package = PIP_NAMES.get(top, top)
-            return Problem(
+            return StartProblem(
                 "missing-module",
                 f"expected the server to start, saw ModuleNotFoundError: No module named '{top}' ({where})",
                 f"run `pip install -r requirements.txt` (or `pip install {package}`); "
@@ -212,7 +214,7 @@ def exited(code: int, log: str, submission: Submission | None, limits: Limits | 
                 file,
                 line,
             )
-        return Problem(
+        return StartProblem(
             "crashed",
             f"expected the server to start, saw it crash with {kind}: {text} ({where})",
             f"fix {where}; run `python {name.split(',')[0]}` to see the whole error",
@@ -221,13 +223,13 @@ def exited(code: int, log: str, submission: Submission | None, limits: Limits | 
             line,
         )
     if code == _KILLED:
-        return Problem(
+        return StartProblem(
             "exited",
             "expected the server to keep running, saw it killed (SIGKILL) before it answered",
             "the machine may have run out of memory: look for data that grows without end",
             shown,
         )
-    return Problem(
+    return StartProblem(
         "exited",
         f"expected the server to keep running, saw it exit with code {code} before it answered",
         "run it yourself (`python main.py`) and read what it prints",
@@ -235,11 +237,11 @@ def exited(code: int, log: str, submission: Submission | None, limits: Limits | 
     )
 
 
-def never_ready(timeout: float, port: int, listening: set[int], log: str, serving: bool = False) -> Problem:
+def never_ready(timeout: float, port: int, listening: set[int], log: str, serving: bool = False) -> StartProblem:
     """The child kept running but never answered on our port (``serving``: it reached app.run())."""
     shown = tail(log)
     if serving or port in listening:
-        return Problem(
+        return StartProblem(
             "no-http",
             f"expected an HTTP answer on port {port}, saw the port open but no answer within {timeout:g} s",
             "make sure nothing in your code blocks before app.run(), and that the server speaks plain HTTP",
@@ -247,14 +249,14 @@ def never_ready(timeout: float, port: int, listening: set[int], log: str, servin
         )
     if listening:
         ports = ", ".join(str(p) for p in sorted(listening))
-        return Problem(
+        return StartProblem(
             "other-port",
             f"expected the server on port {port}, saw it listen on port {ports} instead",
             "start the server with app.run(...) (the grader picks the port), "
             "or read the port from the PORT environment variable",
             shown,
         )
-    return Problem(
+    return StartProblem(
         "timeout",
         f"expected the server to answer within {timeout:g} s, saw it still running without listening on any port",
         "check that the file reaches `app.run(port=5001)` and does not wait for input or loop forever before it",

@@ -1,26 +1,38 @@
-"""Runs in the child process: a small supervisor, then the student's server.
+"""The launcher: runs in the child process, as a small supervisor and then the student's server.
 
-``grader.run.server`` copies this file into the run's temporary directory and
-starts it with the student's Python (inside bubblewrap when sandboxed)::
+``grader.run.workspace`` copies this file into the run's temporary directory and
+``grader.run.server`` starts it with the student's Python (inside bubblewrap when sandboxed)::
 
     python launcher.py run SCRIPT DISPLAY_NAME SYS_PATH_DIR
     python launcher.py exec CMD [ARG ...]
 
-Settings come from the environment: ``WEBGRADE_HOST`` and ``WEBGRADE_PORT``
-(where the server must listen), ``WEBGRADE_FD`` (a listening socket on that
-port, already bound by the grader: ``app.run()`` serves on it),
-``WEBGRADE_OUT`` (a folder for the app's URL map and the "started" mark),
-``WEBGRADE_PARENT`` (the grader's pid), ``WEBGRADE_LIFELINE`` (a pipe that
-ends when the grader dies), ``WEBGRADE_SANDBOX`` (set inside
-bubblewrap), ``WEBGRADE_UID`` (the user id to run as), the
-``WEBGRADE_LIMIT_*`` resource limits (see ``grader/limits.py``),
-``WEBGRADE_RUN_DIR`` (outside the sandbox: the run's folder, which the
-supervisor removes if the grader died) and ``WEBGRADE_HOLD`` (inside it: a
-pipe the supervisor keeps open until it exits, watched by the grader's
-janitor, which removes the run's folder instead).
+One standalone file, stdlib only, on purpose.  It runs in the student's
+Python, which need not have webgrade installed, and must not see the
+grader's files: it is copied alone into the run's folder (and so into the
+sandbox).  And it must not be split: a sibling module it imported (say
+``output.py``) would sit in ``sys.modules`` of the student's process and
+shadow the student's own module of the same name.
 
-It is stdlib-only and standalone on purpose: it runs in the student's Python,
-which need not have webgrade installed, and must not see the grader's files.
+Contents, in this order:
+
+* the supervisor process: ``supervise`` (fork, then wait and tear down) after
+  its helpers: the tree, the grader's death, rights, the output cap
+  (``Output``, ``_pump``) and the relay for a sandboxed ``--command``;
+* the child process: ``_apply_limits``, then ``run_script`` (the student's
+  file, with ``app.run()`` pointed at our socket) or ``--command``'s program;
+* ``main``: the command line above.
+
+Settings come from the environment, all of it written by
+``grader.run.launch.launch_env`` (a test checks that each name read here is
+written there): ``WEBGRADE_HOST`` and ``WEBGRADE_PORT`` (where to listen),
+``WEBGRADE_FD`` (a listening socket on that port, bound by the grader:
+``app.run()`` serves on it), ``WEBGRADE_OUT`` (a folder for the app's URL map
+and the "started" mark), ``WEBGRADE_PARENT`` (the grader's pid),
+``WEBGRADE_LIFELINE`` (a pipe that ends when the grader dies),
+``WEBGRADE_SANDBOX`` (set inside bubblewrap), ``WEBGRADE_UID`` (the user id to
+run as), ``WEBGRADE_LIMIT_*`` and ``WEBGRADE_OUTPUT_KEEP``
+(``grader/run/limits.py``), ``WEBGRADE_RUN_DIR`` and ``WEBGRADE_HOLD`` (see
+"Nor any file" below).
 
 Why a supervisor: the process first forks.  The parent stays behind as a
 *child subreaper* (Linux ``prctl``), so anything the student's code starts,
@@ -33,12 +45,11 @@ SIGKILL leaves nothing behind.
 
 Nor any file: a grader killed with SIGKILL cannot remove its run's folder, so
 whoever outlives it does, once the tree is stopped.  Outside the sandbox that
-is the supervisor, which sees the folder and runs as the grader's user.  In
-the sandbox it cannot: it sees only ``work/``, ``out/`` and two read-only
-files of the folder (its log in ``xprocess/`` and the folder itself are not
-in its view), and a root grader's supervisor runs as another user.  There
-the grader's janitor (``grader.run.server``) removes the folder; the supervisor
-only keeps the janitor's pipe (``WEBGRADE_HOLD``) open until the tree is gone.
+is the supervisor, which sees the folder (``WEBGRADE_RUN_DIR``) and runs as
+the grader's user.  In the sandbox it sees only part of the folder, and a
+root grader's supervisor runs as another user: there the grader's janitor
+(``grader.run.workspace.Janitor``) removes the folder, and the supervisor only
+keeps the janitor's pipe (``WEBGRADE_HOLD``) open until the tree is gone.
 
 Subreaper, not cgroup: a cgroup (``cgroup.kill``) would also catch a process
 that escaped the tree some other way, but creating one needs a delegated
@@ -48,11 +59,6 @@ subreaper needs no privilege.  A process re-parented to us cannot escape
 without our pid, and inside bubblewrap the supervisor is also the init of a
 pid namespace of its own (``--as-pid-1``): when it exits the kernel kills
 every process left in that namespace, which is as strong as ``cgroup.kill``.
-
-It also owns the server's output: the student's program writes into a pipe,
-and the supervisor keeps only the first and the last ``WEBGRADE_OUTPUT_KEEP``
-bytes of it in its own standard output (the grader's log file), so a program
-that prints without end neither fills the disk nor slows the grader down.
 """
 
 from __future__ import annotations
@@ -63,12 +69,19 @@ import signal
 import sys
 import time
 
+# Not typing.TYPE_CHECKING: importing typing would delay the student's server (type checkers know this name).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, NoReturn
+
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 GRACE_S = 1.0  # how long the server gets to exit after SIGTERM before SIGKILL
 FLUSH_S = 0.1  # how often the kept end of a long output is rewritten
 
 
+# --- the supervisor process ---
 class _Stop(Exception):
     """Raised by the supervisor's signal handler: tear the tree down."""
 
@@ -82,6 +95,13 @@ def _prctl(option: int, value: int) -> None:
         pass
 
 
+def _parse_stat(stat: bytes) -> tuple[bytes, int]:
+    """The state (``b"S"``, ``b"Z"`` for a zombie...) and the parent's pid in a ``/proc/PID/stat`` line."""
+    # The command name may contain spaces and parentheses: split after the last ")".
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    return fields[0], int(fields[1])
+
+
 def _descendants(root: int) -> list[int]:
     """Live (non-zombie) descendants of ``root``, read from /proc."""
     children: dict[int, list[int]] = {}
@@ -93,11 +113,10 @@ def _descendants(root: int) -> list[int]:
                 stat = f.read()
         except OSError:
             continue
-        # The command name may contain spaces and parentheses: split after the last ")".
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if fields[0] == b"Z":
+        state, ppid = _parse_stat(stat)
+        if state == b"Z":
             continue
-        children.setdefault(int(fields[1]), []).append(int(name))
+        children.setdefault(ppid, []).append(int(name))
     found, todo = [], [root]
     while todo:
         for pid in children.get(todo.pop(), []):
@@ -169,9 +188,12 @@ def _remove_run_dir(run_dir: str) -> None:
 class Output:
     """The server's output, kept in our stdout: the first ``keep`` bytes, then the last ``keep``.
 
-    The head is written as it comes.  Past it, only a tail of ``keep`` bytes
-    is held in memory and rewritten after the head at most every ``FLUSH_S``,
-    with a line saying how much was left out in between.
+    The student's program writes into a pipe (:func:`_pump`); our stdout is
+    the grader's log file.  The head is written as it comes.  Past it, only a
+    tail of ``keep`` bytes is held in memory and rewritten after the head at
+    most every ``FLUSH_S``, with a line saying how much was left out in
+    between.  So a program that prints without end neither fills the disk
+    nor slows the grader down.
     """
 
     def __init__(self, fd: int, keep: int) -> None:
@@ -309,30 +331,7 @@ def _drop_rights() -> None:
         os.setresuid(int(uid), int(uid), int(uid))
 
 
-def _apply_limits() -> None:
-    """The resource limits of ``grader/limits.py``, set in the child before the student's code runs."""
-    import resource
-
-    for name, limit in (
-        ("AS", resource.RLIMIT_AS),
-        ("CPU", resource.RLIMIT_CPU),
-        ("FSIZE", resource.RLIMIT_FSIZE),
-        ("NPROC", resource.RLIMIT_NPROC),
-    ):
-        value = os.environ.get(f"WEBGRADE_LIMIT_{name}")
-        if not value:
-            continue
-        soft, hard = resource.getrlimit(limit)
-        wanted = int(value)
-        if hard != resource.RLIM_INFINITY:
-            wanted = min(wanted, hard)
-        # CPU: a little room between the soft limit (SIGXCPU, which says why) and the hard one (SIGKILL).
-        resource.setrlimit(limit, (wanted, wanted + 5 if name == "CPU" and hard == resource.RLIM_INFINITY else wanted))
-    # Past RLIMIT_FSIZE a write fails with "File too large" instead of killing the process.
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-
-
-def supervise(child_main, *, relay: bool = False) -> None:
+def supervise(child_main: Callable[[], None], *, relay: bool = False) -> None:
     """Fork; run ``child_main`` in the child and supervise it in the parent."""
     parent = int(os.environ.get("WEBGRADE_PARENT") or 0)
     sandboxed = bool(os.environ.get("WEBGRADE_SANDBOX"))
@@ -346,7 +345,7 @@ def supervise(child_main, *, relay: bool = False) -> None:
             _remove_run_dir(run_dir)
         sys.exit(70)
 
-    def stop(signum, frame):
+    def stop(signum: int, frame: object) -> NoReturn:
         raise _Stop
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -424,12 +423,36 @@ def supervise(child_main, *, relay: bool = False) -> None:
     os._exit(code if code >= 0 else 128 - code)
 
 
-# --- the child: run the student's program with app.run() pointed at our port ---
+# --- the child process: limits, then the student's program with app.run() pointed at our port ---
+def _apply_limits() -> None:
+    """The resource limits of ``grader/run/limits.py``, set in the child before the student's code runs."""
+    import resource
+
+    for name, limit in (
+        ("WEBGRADE_LIMIT_AS", resource.RLIMIT_AS),
+        ("WEBGRADE_LIMIT_CPU", resource.RLIMIT_CPU),
+        ("WEBGRADE_LIMIT_FSIZE", resource.RLIMIT_FSIZE),
+        ("WEBGRADE_LIMIT_NPROC", resource.RLIMIT_NPROC),
+    ):
+        value = os.environ.get(name)
+        if not value:
+            continue
+        soft, hard = resource.getrlimit(limit)
+        wanted = int(value)
+        if hard != resource.RLIM_INFINITY:
+            wanted = min(wanted, hard)
+        # CPU: a little room between the soft limit (SIGXCPU, which says why) and the hard one (SIGKILL).
+        resource.setrlimit(
+            limit, (wanted, wanted + 5 if limit == resource.RLIMIT_CPU and hard == resource.RLIM_INFINITY else wanted)
+        )
+    # Past RLIMIT_FSIZE a write fails with "File too large" instead of killing the process.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
 
 _served = False
 
 
-def _write_routes(application) -> None:
+def _write_routes(application: Any) -> None:
     """Tell the grader which routes the app defines, and on which line; its arrival means "serving now"."""
     out = os.environ.get("WEBGRADE_OUT")
     if not out:
@@ -478,7 +501,7 @@ def _patch_run_simple() -> None:
 
     fd = os.environ.get("WEBGRADE_FD")
 
-    def run_simple(*args, **kwargs):
+    def run_simple(*args: Any, **kwargs: Any) -> Any:
         global _served
         bound = signature.bind(*args, **kwargs)
         asked = f"{bound.arguments.get('hostname')}:{bound.arguments.get('port')}"
@@ -493,11 +516,11 @@ def _patch_run_simple() -> None:
         print(f"webgrade: serving on http://{host}:{port} (the program asked for {asked})", flush=True)
         return original(*bound.args, **bound.kwargs)
 
-    run_simple.webgrade = True
+    run_simple.webgrade = True  # type: ignore[attr-defined]  # the mark that it is patched already
     serving.run_simple = run_simple
 
 
-def _find_app(namespace: dict):
+def _find_app(namespace: dict[str, Any]) -> Any:
     """Find the Flask app the way ``flask --app`` does: app, application, the only one, a factory."""
     try:
         from flask import Flask
@@ -530,7 +553,7 @@ def run_script(script: str, display: str, path_dir: str) -> None:
     linecache.cache[display] = (len(source), None, source.splitlines(True), display)
     main = types.ModuleType("__main__")
     main.__file__ = os.path.join(path_dir, os.path.basename(display.split(",")[0]))
-    main.__builtins__ = __builtins__
+    main.__dict__["__builtins__"] = __builtins__
     sys.modules["__main__"] = main
     sys.argv = [display]
     sys.path[0] = path_dir

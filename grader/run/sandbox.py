@@ -37,16 +37,64 @@ import os
 import shutil
 import subprocess
 import sys
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
+
+from grader.run import diagnose
 
 BWRAP = "bwrap"
 #: Size of the sandbox's private /tmp, which is also its HOME.
 TMP_BYTES = 64 * 1024 * 1024
-MODES = ("auto", "bwrap", "none")
 
 #: Why bubblewrap could not be used in this process, once known: said once, not retried.
 _unusable: str | None = None
+
+
+class Mode(StrEnum):
+    """``--sandbox``: what is asked for, and (``BWRAP`` or ``NONE``) what a server ran in.
+
+    A ``str``: reports and JSON show its value (``"bwrap"``), as they always have.
+    """
+
+    AUTO = "auto"  # bubblewrap where it works, else none (and the report says why)
+    BWRAP = "bwrap"  # bubblewrap or no grading
+    NONE = "none"
+
+
+class Choice(NamedTuple):  # not a dataclass: making one costs ~0.7 ms at import, before the server is spawned
+    """Where the server runs: ``mode`` (``BWRAP`` or ``NONE``), why not in the sandbox (``note``), or why not at all."""
+
+    mode: Mode
+    note: str = ""
+    #: Set when ``--sandbox bwrap`` cannot be had: the server is not started.
+    problem: diagnose.StartProblem | None = None
+
+
+def choose(requested: Mode) -> Choice:
+    """Before the start: the sandbox if it may work here, else what ``requested`` says to do without it."""
+    if requested is Mode.NONE:
+        return Choice(Mode.NONE, "--sandbox none")
+    reason = unusable_reason()
+    if reason is None:
+        return Choice(Mode.BWRAP)
+    if requested is Mode.BWRAP:
+        return Choice(Mode.NONE, reason, diagnose.no_sandbox(reason))
+    return Choice(Mode.NONE, reason)
+
+
+def after_failure(requested: Mode, complaint: str) -> Choice:
+    """bwrap is installed but failed to start a sandbox (``complaint``: its own words).
+
+    ``auto`` runs the server without it, and no later run in this process
+    tries it again; ``bwrap`` gives up.
+    """
+    if requested is Mode.AUTO:
+        mark_unusable(f"bubblewrap is installed but cannot start a sandbox here ({complaint})")
+        return Choice(Mode.NONE, unusable_reason() or "")
+    note = f"bubblewrap could not start a sandbox here ({complaint})"
+    return Choice(Mode.NONE, note, diagnose.no_sandbox(note))
 
 
 def unusable_reason() -> str | None:
@@ -150,14 +198,14 @@ def bwrap_command(
             if name not in made and name != "/tmp" and not _inside(name, ["/usr", "/etc"]):
                 made.add(name)
                 args += ["--perms", "0755", "--dir", name]
-    for path in python_paths(python):
-        args += ["--ro-bind", path, path]
-    for path in read_only:
-        args += ["--ro-bind", str(path), str(path)]
-    for path in writable:
-        args += ["--bind", str(path), str(path)]
-    for path in hide:
-        resolved = str(Path(path).resolve())
+    for prefix in python_paths(python):
+        args += ["--ro-bind", prefix, prefix]
+    for file in read_only:
+        args += ["--ro-bind", str(file), str(file)]
+    for folder in writable:
+        args += ["--bind", str(folder), str(folder)]
+    for hidden in hide:
+        resolved = str(Path(hidden).resolve())
         if not _inside(resolved, ["/usr", "/etc", *bound]) or not os.path.exists(resolved):
             continue  # not in the sandbox's root at all
         if os.path.isdir(resolved):
