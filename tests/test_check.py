@@ -91,7 +91,18 @@ def test_student_template_scores_full_marks():
 
 def test_json_report_has_exactly_the_documented_fields(grade):
     report = grade("cars_string").report
-    assert set(report) == {"submission", "entry", "score", "max_score", "status", "duration_s", "checks", "sandbox"}
+    assert set(report) == {
+        "submission",
+        "entry",
+        "score",
+        "max_score",
+        "status",
+        "duration_s",
+        "checks",
+        "sandbox",
+        "process",
+    }
+    assert report["process"] in ("linux", "portable", "windows")
     for check in report["checks"]:
         assert {"id", "category", "name", "status", "score", "max_score", "message", "hint"} <= set(check)
         assert check["category"] == check["id"].split(".")[0]

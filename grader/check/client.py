@@ -25,14 +25,18 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import time
 from dataclasses import dataclass
 from email.message import Message
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from grader.failures import Failure, NotGraded
 
 if TYPE_CHECKING:
+    import requests
+
     from grader.run.server import Server
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -104,8 +108,23 @@ def _out_of_time() -> NotGraded:
     )
 
 
+def status_text(status: int, reason: str = "") -> str:
+    """ "500 Internal Server Error": the status with its standard phrase, else the server's own."""
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} {reason}".rstrip()
+
+
 def _crashed(shown: str, status: int, reason: str, server: Server | None, log_from: int) -> Failure | None:
-    """A 5xx with a fresh traceback in the server's log: the handler raised.  None if there is none."""
+    """A 5xx with a fresh traceback in the server's log: the handler raised.  None if there is none.
+
+    The failure points at the student's own code, never at a library's file:
+    the student's innermost frame, or else the route's function; a well-known
+    error (a function that returns nothing, a template Flask cannot find, a
+    missing import) is explained from the student's source
+    (:func:`grader.run.diagnose.known_fix`).
+    """
     if server is None:
         return None
     from grader.run import diagnose
@@ -113,23 +132,38 @@ def _crashed(shown: str, status: int, reason: str, server: Server | None, log_fr
     deadline = time.monotonic() + TRACEBACK_WAIT_S
     while True:
         log = server.log_since(log_from)
-        found = diagnose.last_exception(log) if "Traceback" in log else None
-        if found or time.monotonic() > deadline or not server.alive():
+        trace = diagnose.parse_trace(log) if "Traceback" in log else None
+        if trace or time.monotonic() > deadline or not server.alive():
             break
         time.sleep(0.01)
-    if not found:
+    if not trace:
         return None
-    kind, text, file, line = found
     function, route_file, route_line = _route(server, shown)
-    where = f"{file}, line {line}" if file and line else None
-    return Failure(
-        f"expected {shown} to answer, saw {status} {reason}: {function} raised {kind}: {text}"
-        + (f" ({where})" if where else ""),
-        f"fix {where or function}; the server's output below shows the whole traceback",
-        log=diagnose.student_traceback(log),
-        file=file or route_file,
-        line=line or route_line,
+    frame = trace.student
+    where = f"{frame.file}, line {frame.line}" if frame else None
+    inside = f" inside {trace.library.file}" if trace.library is not None and frame is None else ""
+    message = (
+        f"expected {shown} to answer, saw {status_text(status, reason)}: {function} raised {trace.kind}: {trace.text}"
     )
+    message += f" ({where})" if where else inside
+    submission = server.submission
+    fix = (
+        diagnose.known_fix(trace, diagnose.source_of(submission), diagnose.files_of(submission))
+        if submission is not None
+        else None
+    )
+    if fix is not None:
+        # The error's first sentence is enough next to the explanation.
+        text = re.split(r"(?<=\.) ", trace.text, maxsplit=1)[0]
+        message = f"expected {shown} to answer, saw {status_text(status, reason)} ({trace.kind}: {text}): {fix.why}"
+        hint = fix.hint
+    elif where:
+        hint = f"fix {where}; the server's output below shows the whole traceback"
+    else:
+        hint = f"the error comes from a library that {function} calls: look at what that function passes or returns"
+    file = frame.file if frame else route_file
+    line = (fix.line if fix is not None and fix.line else None) or (frame.line if frame else route_line)
+    return Failure(message, hint, log=diagnose.student_traceback(log), file=file, line=line)
 
 
 @dataclass
@@ -147,7 +181,12 @@ class Reply:
         return None if values is None else ", ".join(v.strip(" \t") for v in values)
 
     def header_map(self) -> dict[str, str]:
-        return {name.lower(): self.header(name) for name in dict.fromkeys(self.headers.keys())}
+        return {name.lower(): self.header(name) or "" for name in dict.fromkeys(self.headers.keys())}
+
+    @property
+    def status_text(self) -> str:
+        """ "404 Not Found": the status with its standard phrase (servers write their own in any case)."""
+        return status_text(self.status, self.reason)
 
     @property
     def mimetype(self) -> str:
@@ -222,12 +261,16 @@ class Client:
         return self.request("OPTIONS", path, headers)
 
 
-def session(base_url: str, timeout: float = 5.0, max_bytes: int = MAX_BODY_BYTES, *, server: Server | None = None):
+def session(
+    base_url: str, timeout: float = 5.0, max_bytes: int = MAX_BODY_BYTES, *, server: Server | None = None
+) -> requests.Session:
     """A ``requests.Session`` bound to the server, with the same timeout, cap and messages."""
     import requests
 
     class Http(requests.Session):
-        def request(self, method: str, url: str, *args, **kwargs) -> requests.Response:
+        def request(  # type: ignore[override]  # the same call, typed loosely: it only sets defaults
+            self, method: str, url: str, *args: Any, **kwargs: Any
+        ) -> requests.Response:
             if url.startswith("/"):
                 url = base_url.rstrip("/") + url
             kwargs.setdefault("timeout", timeout)

@@ -70,6 +70,24 @@ _SIMPLE_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-
 _RANGE = re.compile(r"(?ai:bytes)=([0-9]+)-([0-9]*)")
 _SETUP = "CORS(app, supports_credentials=True, origins='*')"
 
+#: CORS words a lesson may never have taught, each with one plain clause: :func:`plain_words` says it once.
+GLOSSARY = (
+    (
+        "preflight",
+        'a "preflight" is the OPTIONS request a browser sends first, to ask if the page may make its request',
+    ),
+    (
+        "Access-Control-Allow-Origin",
+        "Access-Control-Allow-Origin is the header that names the page allowed to read the answer",
+    ),
+    (
+        "Access-Control-Allow-Credentials",
+        'Access-Control-Allow-Credentials: "true" lets the page send cookies with its request',
+    ),
+    ("Access-Control-Allow-Headers", "Access-Control-Allow-Headers lists the headers a page may send"),
+    ("Access-Control-Allow-Methods", "Access-Control-Allow-Methods lists the methods (GET, POST...) a page may use"),
+)
+
 
 @dataclass(frozen=True)
 class CorsRequest:
@@ -424,6 +442,20 @@ def _vary_warning(request: CorsRequest, answer: Answer) -> list[str]:
         f"to have Vary: Origin, saw {_seen(vary)}; a cache could hand it to a page on another origin "
         f"(`{_SETUP}` adds Vary: Origin)"
     ]
+
+
+def plain_words(text: str, explained: set[str]) -> str:
+    """``text``, and in brackets a plain clause for each CORS word it uses that is not in ``explained`` yet.
+
+    The words are then added to ``explained``: a report explains each word
+    once, where it first appears.
+    """
+    clauses = []
+    for word, clause in GLOSSARY:
+        if word in text and word not in explained:
+            explained.add(word)
+            clauses.append(clause)
+    return f"{text} ({'; '.join(clauses)})" if clauses else text
 
 
 def judge(request: CorsRequest, preflight: Answer | None, response: Answer | None) -> Verdict:

@@ -59,7 +59,8 @@ def render(report: Report, verbose: bool = False) -> str:
     if report.status == "not_graded":
         summary += " — the server did not start, so nothing else could be graded"
     elif report.status == "failed":
-        failed = sum(1 for c in report.checks if c.status != "passed" and c.status != "skipped")
+        # The failures to fix: a check not graded because another failed is fixed with that one.
+        failed = sum(1 for c in report.checks if c.status == "failed")
         summary += f" — {failed} check{'s' if failed != 1 else ''} to fix"
     else:
         summary += " — all checks passed"

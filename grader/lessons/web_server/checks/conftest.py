@@ -26,8 +26,23 @@ from grader.check.cors import (
 
 if TYPE_CHECKING:
     from grader.check.client import Client, Reply
+    from grader.find.source import Source
     from grader.grade import Grading
     from grader.rubric import Rubric
+
+
+@pytest.fixture(scope="session")
+def code(grading: Grading) -> Source:
+    """The facts of the student's file (its apps, routes, app.run, CORS setup), read with ast for the hints."""
+    from grader.find.source import read
+
+    return read(grading.submission.source, grading.submission.display_name)
+
+
+@pytest.fixture(scope="session")
+def explained() -> set[str]:
+    """The CORS words already explained in this report (``grader.check.cors.plain_words``): each is, once."""
+    return set()
 
 
 @pytest.fixture(scope="session")

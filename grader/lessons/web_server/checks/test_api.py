@@ -6,18 +6,24 @@ they need no assertion rewriting, which would cost every run a recompile.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
 
-from grader import Failure
+from grader import Failure, NotGraded
+from grader.check import hints
 from grader.check.schema import load_schema
 from grader.lessons.web_server.people import check_people
 
 if TYPE_CHECKING:
-    from grader.check.client import Reply
+    from grader.check.client import Client, Reply
+    from grader.find.source import Source
     from grader.rubric import Rubric
     from grader.run.server import Route
+
+#: Why the lesson's page needs exactly 200: its script checks `response.status !== 200`.
+PAGE_NEEDS_200 = "the lesson's page draws rows only from a 200 answer"
 
 
 def _snippet(text: str, limit: int = 60) -> str:
@@ -26,31 +32,47 @@ def _snippet(text: str, limit: int = 60) -> str:
 
 
 @pytest.mark.check("api.status")
-def test_api_answers(api: Reply, rubric: Rubric, routes: list[Route]) -> None:
+def test_api_answers(api: Reply, rubric: Rubric, routes: list[Route], code: Source) -> None:
     """GET /api/data answers 200"""
     path = rubric.api_path
     if api.status == 200:
         return
+    expected = f"expected GET {path} to answer 200, saw {api.status_text}"
     if api.status == 404:
+        advice = hints.unserved(code, routes, path)
+        if advice is not None:
+            raise Failure(f"{expected}: {advice.why}", advice.hint, file=advice.file, line=advice.line)
         others = [r for r in routes if r.rule != "/" and "<" not in r.rule]
         if others:
             near = sorted(others, key=lambda r: (not r.rule.startswith("/api"), r.rule))[0]
             raise Failure(
-                f"expected GET {path} to answer 200, saw 404 Not Found",
+                expected,
                 f"your server answers {near.rule}, but the page fetches {path}: "
                 f"change the route to @app.route('{path}')",
                 file=near.file,
                 line=near.line,
             )
-        raise Failure(
-            f"expected GET {path} to answer 200, saw 404 Not Found",
-            f"add a route @app.route('{path}') that returns jsonify(...) of your records",
+        raise Failure(expected, f"add a route @app.route('{path}') that returns jsonify(...) of your records")
+    location = api.header("Location") or ""
+    if 300 <= api.status < 400:
+        advice = hints.redirected(code, routes, path, api.status, location)
+        fallback = f"answer {path} itself, with jsonify(...) of your records: the page's fetch does not follow " + (
+            f"the redirect to {location}" if location else "a redirect"
         )
-    raise Failure(
-        f"expected GET {path} to answer 200, saw {api.status} {api.reason}",
-        "run the server yourself, open the page in a browser and read the error the server prints",
-        detail=api.text,
-    )
+    elif api.status == 405:
+        advice = hints.wrong_method(code, routes, path)
+        fallback = f"let the route for {path} answer GET, the method the page uses"
+    else:
+        advice = hints.other_status(code, routes, path, api.status)
+        fallback = (
+            f"return jsonify(...) of your records with no status after it ({PAGE_NEEDS_200})"
+            if api.status < 500
+            else "read what the server printed while answering (webgrade check -v shows it)"
+        )
+    if advice is not None:
+        why = f"{advice.why}; {PAGE_NEEDS_200}" if 200 <= api.status < 300 else advice.why
+        raise Failure(f"{expected}: {why}", advice.hint, detail=api.text, file=advice.file, line=advice.line)
+    raise Failure(expected, fallback, detail=api.text)
 
 
 @pytest.mark.check("api.json", depends=("api.status",))
@@ -75,8 +97,13 @@ def test_api_is_json(api: Reply, rubric: Rubric) -> None:
 
 
 @pytest.mark.check("api.schema", depends=("api.json",))
-def test_api_records_match_schema(api: Reply, rubric: Rubric) -> None:
+def test_api_records_match_schema(
+    api: Reply, rubric: Rubric, client: Client, code: Source, warn: Callable[[str], None]
+) -> None:
     """the records have FirstName, LastName, DOB, Residence, Email and Owns_Cars"""
+    growing = _grows(api, client, rubric.api_path, code)
+    if growing:
+        warn(growing)
     problems = check_people(api.json(), load_schema(rubric.schema_path, rubric.min_records))
     if problems:
         first = problems[0]
@@ -86,3 +113,27 @@ def test_api_records_match_schema(api: Reply, rubric: Rubric) -> None:
             else ""
         )
         raise Failure(first.message + more, first.hint, detail="\n".join(p.message for p in problems))
+
+
+def _grows(api: Reply, client: Client, path: str, code: Source) -> str:
+    """A warning when the list grows on every request ("" when a second GET gives as many records)."""
+    first = api.json()
+    try:
+        again = client.get(path)
+        second = again.json() if again.status == 200 else None
+    except (Failure, NotGraded, ValueError):
+        return ""
+    if not isinstance(first, list) or not isinstance(second, list) or len(second) <= len(first):
+        return ""
+    seen = f"GET {path} answered {len(first)} records, then {len(second)} when asked again"
+    shared = next((s for s in code.shared_lists if any(r.function == s.function for r in code.routes)), None)
+    if shared is None:
+        return (
+            f"the list grows on every request ({seen}): make the list inside the route's function, "
+            "so each request starts from an empty one"
+        )
+    return (
+        f"the list grows on every request ({seen}): {shared.name} is made outside {shared.function} "
+        f"({code.where(shared.line)}), so each request adds its records (line {shared.added}) to the same list "
+        f"again; make it inside the function: move `{code.line_text(shared.line)}` into {shared.function}"
+    )

@@ -12,22 +12,34 @@ from typing import TYPE_CHECKING
 import pytest
 
 from grader import Failure
+from grader.check import hints
 from grader.check.html_text import read_page
 
 if TYPE_CHECKING:
     from grader.check.client import Client, Reply
+    from grader.find.source import Source
     from grader.run.server import Route
 
 
 @pytest.mark.check("home.status")
-def test_home_answers_html(home: Reply) -> None:
+def test_home_answers_html(home: Reply, routes: list[Route], code: Source) -> None:
     """GET / answers 200 with an HTML page"""
     if home.status != 200:
-        raise Failure(
-            f"expected GET / to answer 200, saw {home.status} {home.reason}",
-            "add a home page: @app.route('/') above a function that returns HTML",
-            detail=home.text,
-        )
+        expected = f"expected GET / to answer 200, saw {home.status_text}"
+        if home.status == 404:
+            advice = hints.unserved(code, routes, "/")
+            hint = "add a home page: @app.route('/') above a function that returns HTML"
+        elif home.status == 405:
+            advice = hints.wrong_method(code, routes, "/")
+            hint = "let the home route answer GET, the method a browser uses"
+        else:
+            advice = hints.other_status(code, routes, "/", home.status)
+            hint = "return the page's HTML from the home route, with no status after it"
+        if advice is not None:
+            raise Failure(
+                f"{expected}: {advice.why}", advice.hint, detail=home.text, file=advice.file, line=advice.line
+            )
+        raise Failure(expected, hint, detail=home.text)
     mimetype = home.mimetype
     if mimetype != "text/html":
         raise Failure(

@@ -1,0 +1,42 @@
+# WRONG: supports_credential=True (no s) is not a flask-cors option: it is ignored, so no Access-Control-Allow-Credentials.
+from flask import Flask, jsonify
+from flask_cors import CORS
+
+app = Flask(__name__)
+CORS(app, supports_credential=True, origins='*')
+
+
+@app.route('/api/data')
+def get_data():
+    InfoDb = []
+    InfoDb.append({
+        "FirstName": "Ada",
+        "LastName": "Lovelace",
+        "DOB": "December 10",
+        "Residence": "London",
+        "Email": "ada@example.com",
+        "Owns_Cars": ["1843-Engine"]
+    })
+    InfoDb.append({
+        "FirstName": "Alan",
+        "LastName": "Turing",
+        "DOB": "June 23",
+        "Residence": "Wilmslow",
+        "Email": "alan@example.com",
+        "Owns_Cars": ["1950-Bicycle"]
+    })
+    return jsonify(InfoDb)
+
+
+@app.route('/')
+def say_hello():
+    return """
+    <html>
+    <head><title>Hello</title></head>
+    <body><h2>Hello, World!</h2></body>
+    </html>
+    """
+
+
+if __name__ == '__main__':
+    app.run(port=5001)

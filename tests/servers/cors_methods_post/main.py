@@ -1,0 +1,42 @@
+# WRONG: CORS(..., methods=['POST']) leaves out GET, so the preflight gets no Access-Control-Allow-Headers.
+from flask import Flask, jsonify
+from flask_cors import CORS
+
+app = Flask(__name__)
+CORS(app, supports_credentials=True, origins='*', methods=['POST'])
+
+
+@app.route('/api/data')
+def get_data():
+    InfoDb = []
+    InfoDb.append({
+        "FirstName": "Ada",
+        "LastName": "Lovelace",
+        "DOB": "December 10",
+        "Residence": "London",
+        "Email": "ada@example.com",
+        "Owns_Cars": ["1843-Engine"]
+    })
+    InfoDb.append({
+        "FirstName": "Alan",
+        "LastName": "Turing",
+        "DOB": "June 23",
+        "Residence": "Wilmslow",
+        "Email": "alan@example.com",
+        "Owns_Cars": ["1950-Bicycle"]
+    })
+    return jsonify(InfoDb)
+
+
+@app.route('/')
+def say_hello():
+    return """
+    <html>
+    <head><title>Hello</title></head>
+    <body><h2>Hello, World!</h2></body>
+    </html>
+    """
+
+
+if __name__ == '__main__':
+    app.run(port=5001)
