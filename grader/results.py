@@ -37,6 +37,9 @@ class CheckResult:
     line: int | None = None
     #: Counts toward the score, but the student never sees its name or message.
     hidden: bool = False
+    #: A PNG of what a browser drew for this check (the browser check's page), for the outputs that
+    #: show pictures (``webgrade check --screenshot``, a batch's feedback/ENTRY.png); never in JSON.
+    screenshot: bytes | None = field(default=None, repr=False, compare=False)
 
     @property
     def category(self) -> str:
@@ -78,6 +81,8 @@ class Report:
     server_log: str = ""
     #: The sandbox the server ran in: "bwrap" or "none" ("" when unknown).
     sandbox: str = ""
+    #: The process backend that ran it (grader.run.backend): "linux", "portable" or "windows" ("" when unknown).
+    process: str = ""
 
     @property
     def score(self) -> float:
@@ -86,6 +91,11 @@ class Report:
     @property
     def max_score(self) -> float:
         return round(sum(c.max_score for c in self.checks), 4)
+
+    @property
+    def screenshot(self) -> bytes | None:
+        """The first picture a check kept of what a browser drew (PNG), or None."""
+        return next((c.screenshot for c in self.checks if c.screenshot), None)
 
     @property
     def status(self) -> Status:
@@ -122,6 +132,7 @@ class Report:
             [*self.notes],
             self.server_log,
             self.sandbox,
+            self.process,
         )
         view.notes.append(
             f"{len(hidden)} hidden check{'s' if len(hidden) != 1 else ''} worth {points:g} point"
@@ -143,6 +154,8 @@ class Report:
             data["notes"] = self.notes
         if self.sandbox:
             data["sandbox"] = self.sandbox
+        if self.process:
+            data["process"] = self.process
         if verbose:
             data["server_log"] = self.server_log
         return data

@@ -54,6 +54,9 @@ _LEFT_KEY = pytest.StashKey[list[str]]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "portable: the student-facing suite, which holds whatever the process backend (see PORTABLE_SUITE)"
+    )
     if hasattr(config, "workerinput"):  # an xdist worker: the controller made the folder and owns it
         session_tmp, own_tmp = os.environ[SESSION_TMPDIR], os.environ[OWN_TMPDIR]
     else:
@@ -66,6 +69,65 @@ def pytest_configure(config: pytest.Config) -> None:
     # pytest's tmp_path and the tests' in-process files stay where they were (they are not checked).
     os.environ["TMPDIR"] = session_tmp
     tempfile.tempdir = own_tmp
+
+
+# --- the student-facing suite, run again with the portable process backend ---
+
+#: Tests, by the start of their id, that hold whatever process backend runs the server (grader/run/backend.py):
+#: the reference server, the broken and hostile servers that make sense without a sandbox, the notebook,
+#: teardown and nothing left behind.  Marked ``portable`` here, so the test files stay as they are: CI runs
+#: ``pytest -m portable`` again with WEBGRADE_PROCESS=portable (.ci/run), so the macOS path is tested on every
+#: change, and alone on macOS and Windows (.github/workflows/ci.yml).  Not here: what needs bubblewrap, and
+#: what asserts the exact notes or sandbox of a Linux run.
+PORTABLE_SUITE = (
+    "tests/test_portable.py::",
+    "tests/unit/test_backend",
+    "tests/test_check.py::test_corpus_server_fails_the_right_check",
+    "tests/test_check.py::test_reference_server_scores_full_marks",
+    "tests/test_check.py::test_student_template_scores_full_marks",
+    "tests/test_check.py::test_server_failure_carries_the_servers_own_output",
+    "tests/test_check.py::test_every_check_after_a_failed_start_has_the_same_reason",
+    "tests/test_check.py::test_route_hint_points_at_the_routes_line",
+    "tests/test_untrusted_none.py::",
+    "tests/test_untrusted.py::test_tracebacks_name_the_students_files_not_the_temporary_copy",
+    "tests/test_untrusted.py::test_the_server_runs_in_a_copy_without_other_peoples_code",
+    "tests/test_untrusted.py::test_a_taken_port_is_named_at_once",
+    "tests/test_untrusted.py::test_detached_grandchildren_are_stopped",
+    "tests/test_untrusted.py::test_debug_true_leaves_no_reloader_behind",
+    "tests/test_untrusted.py::test_the_overall_time_limit_stops_a_hanging_submission",
+    "tests/test_untrusted.py::test_a_cpu_hog_is_stopped_by_the_cpu_time_limit",
+    "tests/test_untrusted.py::test_stdin_is_empty_not_a_terminal",
+    "tests/test_harness.py::test_server_runs_in_its_folder_with_a_minimal_environment",
+    "tests/test_harness.py::test_command_starts_any_other_server",
+    "tests/test_harness.py::test_server_on_a_different_port_is_named",
+    "tests/test_harness.py::test_crash_is_reported_at_once_not_after_the_timeout",
+    "tests/test_harness.py::test_a_squatter_on_the_port_does_not_pass_for_our_server",
+    "tests/test_harness.py::test_server_and_files_die_with_the_grader[sigkill-none]",
+    "tests/test_harness.py::test_server_and_files_die_with_the_grader[sigterm-none]",
+    "tests/test_harness.py::test_ctrl_c_during_the_checks_is_not_a_grade",
+    "tests/test_notebook_magic.py::test_webgrade_grades_the_last_server_cell_run_in_the_kernel",
+    "tests/test_notebook_magic.py::test_interrupting_the_kernel_stops_the_grading_and_its_server",
+)
+
+
+#: What of it cannot hold on a system, by the start of the test's id, and why.
+NOT_ON = {
+    "darwin": {
+        "tests/test_untrusted_none.py::test_each_failure_is_named_without_the_sandbox[memory_hog]": (
+            "macOS does not enforce RLIMIT_AS: the memory hog's allocation succeeds there"
+        ),
+    },
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    cannot = NOT_ON.get(sys.platform, {})
+    for item in items:
+        if item.nodeid.startswith(PORTABLE_SUITE):
+            item.add_marker(pytest.mark.portable)
+        for start, why in cannot.items():
+            if item.nodeid.startswith(start):
+                item.add_marker(pytest.mark.skip(reason=why))
 
 
 def webgrade_files(folder: Path) -> list[str]:

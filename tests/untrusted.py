@@ -53,7 +53,8 @@ def leftovers(grader_pid: int, tmpdir: Path, port: int) -> list[psutil.Process]:
         try:
             if proc.status() == psutil.STATUS_ZOMBIE:
                 continue
-            if proc.uids().real == uid or proc.environ().get("WEBGRADE_PARENT") == str(grader_pid):
+            uids = proc.uids() if hasattr(proc, "uids") else None  # Windows has no user ids
+            if (uids and uids.real == uid) or proc.environ().get("WEBGRADE_PARENT") == str(grader_pid):
                 found.append(proc)
             elif proc.cwd().startswith(marker) or any(marker in arg for arg in proc.cmdline()):
                 found.append(proc)

@@ -6,7 +6,10 @@ and how), ``launch`` (the launcher's command line and environment; a
 ``Running`` launcher), ``spawn`` (pytest-xprocess, which spawns it),
 ``procfs`` (ports and process trees), ``server_log`` (its output) and
 ``diagnose`` (why it did not start).  ``launcher.py`` runs on the other side,
-in the student's Python; ``limits`` are the numbers it applies.
+in the student's Python; ``limits`` are the numbers it applies.  ``backend``
+chooses how the processes are run and stopped: Linux's facilities (the
+above), the portable POSIX backend (``portable``: process groups and psutil,
+for macOS) or Windows' Job Object (``windows``).
 
 Nothing here imports pytest, requests or jsonschema: the server is started
 first and boots on the other core while the CLI imports those.

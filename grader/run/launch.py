@@ -18,6 +18,7 @@ from typing import Protocol
 
 from grader.find.submission import Submission
 from grader.run import procfs
+from grader.run.backend import VARIABLE, Backend
 from grader.run.limits import Limits
 from grader.run.sandbox import Mode
 from grader.run.server_log import ServerLog
@@ -108,13 +109,16 @@ def launch_env(
     lifeline: int,
     hold: int | None,
     listen_fd: int | None,
+    backend: Backend = Backend.LINUX,
 ) -> dict[str, str]:
     """The launcher's whole environment: a minimal one, so nothing of the grader's (tokens, keys) reaches student code.
 
     ``uid``: the user id a root grader's sandboxed server runs as.  ``lifeline``:
-    the launcher's end of a pipe that ends when the grader is gone.  ``hold``:
-    the janitor's pipe (see :class:`grader.run.workspace.Janitor`).  ``listen_fd``:
-    the listening socket handed over, if any.
+    the launcher's end of a pipe that ends when the grader is gone (on Windows
+    its standard input, 0).  ``hold``: the janitor's pipe (see
+    :class:`grader.run.workspace.Janitor`).  ``listen_fd``: the listening
+    socket handed over, if any.  ``backend``: which process backend the
+    launcher is part of (``grader.run.backend``).
     """
     if sandboxed:
         home = tmpdir = "/tmp"  # the sandbox's own small tmpfs
@@ -148,6 +152,15 @@ def launch_env(
         env.pop("WEBGRADE_LIMIT_NPROC")
         # The supervisor sees this folder and outlives us: it removes it if we die first.
         env["WEBGRADE_RUN_DIR"] = str(workspace.tmp)
+    env[VARIABLE] = str(backend)
+    if backend is Backend.WINDOWS:
+        # Python on Windows cannot start without SYSTEMROOT (sockets, random numbers); TEMP and USERPROFILE
+        # are Windows' TMPDIR and HOME.  LANG and LC_ALL mean nothing there: PYTHONIOENCODING sets the output's.
+        env.update(
+            {name: os.environ[name] for name in ("SYSTEMROOT", "WINDIR", "COMSPEC", "PATHEXT") if name in os.environ}
+        )
+        env["TEMP"] = env["TMP"] = tmpdir
+        env["USERPROFILE"] = home
     env["WEBGRADE_LIFELINE"] = str(lifeline)
     if hold is not None:
         env["WEBGRADE_HOLD"] = str(hold)

@@ -32,7 +32,8 @@ def free_port() -> int:
 def port_is_free(port: int) -> bool:
     """Nothing listens on ``port`` (a socket could bind it now)."""
     with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if os.name != "nt":  # on Windows SO_REUSEADDR would let it bind a port that another socket listens on
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((HOST, port))
         except OSError:
@@ -150,7 +151,7 @@ def listening_ports(root: int, port: int, handed_over: str | None) -> set[int]:
     in IPv4's table, IPv6's is not read.
     """
     if not os.path.exists("/proc/net/tcp"):
-        return _listening_ports_psutil(root)
+        return listening_ports_psutil(root)
     tables: dict[str, dict[str, int]] = {}  # network namespace -> socket inode -> port
     ports = set()
     for pid in tree_pids(root):
@@ -172,8 +173,8 @@ def listening_ports(root: int, port: int, handed_over: str | None) -> set[int]:
     return ports
 
 
-def _listening_ports_psutil(root: int) -> set[int]:
-    """:func:`listening_ports` where ``/proc`` has no network tables (not Linux), with the socket we handed over."""
+def listening_ports_psutil(root: int) -> set[int]:
+    """:func:`listening_ports` without ``/proc`` (not Linux, or the portable backend), our socket included."""
     ports: set[int] = set()
     for process in tree(root):
         try:

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from grader.run import diagnose
+from grader.run.backend import Backend
 
 BWRAP = "bwrap"
 #: Size of the sandbox's private /tmp, which is also its HOME.
@@ -72,16 +73,38 @@ class Choice(NamedTuple):  # not a dataclass: making one costs ~0.7 ms at import
     problem: diagnose.StartProblem | None = None
 
 
-def choose(requested: Mode) -> Choice:
-    """Before the start: the sandbox if it may work here, else what ``requested`` says to do without it."""
+def choose(requested: Mode, backend: Backend = Backend.LINUX, why: str = "") -> Choice:
+    """Before the start: the sandbox if it may work here, else what ``requested`` says to do without it.
+
+    Only Linux's process backend (``grader.run.backend``) can use bubblewrap;
+    ``why`` says why another one runs (``WEBGRADE_PROCESS=portable``, ``macOS
+    has no /proc or prctl``).
+    """
     if requested is Mode.NONE:
         return Choice(Mode.NONE, "--sandbox none")
+    if backend is not Backend.LINUX:
+        return _not_linux(requested, backend, why)
     reason = unusable_reason()
     if reason is None:
         return Choice(Mode.BWRAP)
     if requested is Mode.BWRAP:
         return Choice(Mode.NONE, reason, diagnose.no_sandbox(reason))
     return Choice(Mode.NONE, reason)
+
+
+def _not_linux(requested: Mode, backend: Backend, why: str) -> Choice:
+    """Another process backend than Linux's: no bubblewrap; ``auto`` goes without, ``bwrap`` does not start."""
+    reason = f"bubblewrap needs Linux's process backend, and this run uses the {backend} one ({why or backend})"
+    if requested is Mode.AUTO:
+        return Choice(Mode.NONE, reason)
+    if backend is Backend.PORTABLE and why.startswith("WEBGRADE_PROCESS"):
+        hint = "unset WEBGRADE_PROCESS to grade in the sandbox, or grade without it: --sandbox auto (or none)"
+    else:
+        hint = "bubblewrap runs on Linux only: grade with --sandbox auto (or none) here"
+    problem = diagnose.StartProblem(
+        "sandbox", f"expected to run the server in the bubblewrap sandbox (--sandbox bwrap), saw: {reason}", hint
+    )
+    return Choice(Mode.NONE, reason, problem)
 
 
 def after_failure(requested: Mode, complaint: str) -> Choice:

@@ -17,6 +17,11 @@
   once, and says why in the student's words (:mod:`grader.run.diagnose`).
 * :meth:`Server.stop` stops the whole process tree and removes the folder.
 
+How the processes are run, watched and stopped is the process backend's
+(:mod:`grader.run.backend`): Linux's facilities by default on Linux, the
+portable POSIX one (:mod:`grader.run.portable`) on macOS or when
+``WEBGRADE_PROCESS=portable``, Windows' Job Object (:mod:`grader.run.windows`).
+
 The server runs inside bubblewrap where it can (``grader.run.sandbox``), with
 resource limits (``grader.run.limits``), on a listening socket that we bind
 and hand over (so a squatter on the port is seen before anything starts, and
@@ -42,9 +47,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.errors import Explained
+from grader.errors import Explained, UsageError
 from grader.find.submission import Submission
-from grader.run import diagnose, procfs, sandbox
+from grader.run import backend, diagnose, procfs, sandbox
+from grader.run.backend import Backend
 from grader.run.diagnose import StartProblem
 from grader.run.launch import CommandLaunch, Launch, Running, ScriptLaunch, launch_env
 from grader.run.limits import Limits, sandbox_uid
@@ -97,6 +103,15 @@ class Server:
             self.requested_sandbox = Mode(sandbox)
         except ValueError:
             raise ValueError(f"sandbox must be auto, bwrap or none, not {sandbox!r}") from None
+        #: Why the server cannot start, found before or while spawning (a taken port, no sandbox, no backend).
+        self._start_problem: StartProblem | None = None
+        #: The process backend: chosen for this system, or forced by WEBGRADE_PROCESS.
+        try:
+            self.backend = backend.choose()
+        except UsageError as error:  # one it cannot run here: said as the reason the server did not start
+            self.backend = backend.choose({})
+            self._start_problem = StartProblem("process", error.message, error.hint)
+        self._backend_why = backend.why(self.backend)
         self.launch: Launch
         if command is not None:
             self.launch = CommandLaunch(command)
@@ -129,8 +144,6 @@ class Server:
         self._run: Running | None = None
         #: Its log, from the first spawn on (frozen as text by :meth:`stop`).
         self._log: ServerLog | None = None
-        #: Why the server cannot start, found before or while spawning (a taken port, no sandbox).
-        self._start_problem: StartProblem | None = None
         #: Sandbox only: removes the folder if we and the sandbox die first.
         self._janitor: Janitor | None = None
 
@@ -194,8 +207,10 @@ class Server:
         warning = self.workspace.copy()
         if warning is not None:
             self.warnings.append(warning)
-        self._choice = sandbox.choose(self.requested_sandbox)
-        self._start_problem = self._choice.problem
+        self._choice = sandbox.choose(self.requested_sandbox, self.backend, self._backend_why)
+        if note := backend.note(self.backend, self._backend_why):
+            self.warnings.append(note)
+        self._start_problem = self._start_problem or self._choice.problem
         if self._start_problem is None:
             self._try_spawn()
 
@@ -208,6 +223,8 @@ class Server:
     def _spawn(self) -> None:
         """Spawn the launcher (in bubblewrap if so chosen) on our port; :class:`StartError` if the port is taken."""
         sandboxed = self._choice.mode is Mode.BWRAP
+        windows = self.backend is Backend.WINDOWS
+        job = None
         uid = sandbox_uid(self.port) if sandboxed and sandbox.as_root() else None
         self.workspace.prepare(sandboxed=sandboxed, uid=uid)
         sock = self._listen()
@@ -228,9 +245,10 @@ class Server:
                 limits=self.limits,
                 sandboxed=sandboxed,
                 uid=uid,
-                lifeline=theirs,
+                lifeline=0 if windows else theirs,  # Windows passes no other descriptor: its standard input
                 hold=hold,
                 listen_fd=listen_fd,
+                backend=self.backend,
             )
             args = self.launch.argv(self.python, self.workspace, self.port)
             if sandboxed:
@@ -242,29 +260,65 @@ class Server:
                     cwd=self.workdir,
                     hide=self.hide,
                 )
-            pass_fds = tuple(fd for fd in (theirs, hold, listen_fd) if fd is not None)
-            popen, log_path = self._spawner.spawn(self._name, args, env, self.workdir, pass_fds)
+            started = time.time()  # as psutil's start times: the portable backend's sweep compares them
+            if windows:
+                from grader.run import windows as win  # here: ctypes and the job are Windows' alone
+
+                job = win.Job(self.limits)
+                popen, log_path = self._spawner.spawn(
+                    self._name, args, env, self.workdir, (), stdin=theirs, creationflags=win.CREATE_NEW_PROCESS_GROUP
+                )
+            else:
+                pass_fds = tuple(fd for fd in (theirs, hold, listen_fd) if fd is not None)
+                popen, log_path = self._spawner.spawn(self._name, args, env, self.workdir, pass_fds)
         except BaseException:
             os.close(ours)
+            if job is not None:
+                job.close()
             raise
         finally:
             os.close(theirs)
             if sock is not None:
                 sock.close()  # the server holds it now: when the server dies, the port closes
         self._log = ServerLog(log_path, self.workspace.as_student_path)
-        self._run = Running(
-            popen=popen,
-            log=self._log,
-            lifeline=ours,
-            port=self.port,
-            mode=self._choice.mode,
-            out=self.workspace.out,
-            handed_over=handed_over,
-        )
+        if job is not None:
+            from grader.run import windows as win
+
+            if warning := win.admit(job, popen.pid, ours):  # first of all: then the launcher may go on
+                self.warnings.append(warning)
+            self._run = win.WindowsRunning(
+                popen, self._log, lifeline=ours, port=self.port, out=self.workspace.out, started=started, job=job
+            )
+        elif self.backend is Backend.PORTABLE:
+            from grader.run.portable import PortableRunning  # here: Linux's default path does without it
+
+            self._run = PortableRunning(
+                popen,
+                self._log,
+                lifeline=ours,
+                port=self.port,
+                out=self.workspace.out,
+                handed_over=handed_over,
+                started=started,
+            )
+        else:
+            self._run = Running(
+                popen=popen,
+                log=self._log,
+                lifeline=ours,
+                port=self.port,
+                mode=self._choice.mode,
+                out=self.workspace.out,
+                handed_over=handed_over,
+            )
 
     def _listen(self) -> socket.socket | None:
-        """Bind our port now and hand the socket to the server; None if the server binds it itself."""
-        if self.launch.binds_own_port and self._choice.mode is Mode.NONE:
+        """Bind our port now and hand the socket to the server; None if the server binds it itself.
+
+        On Windows every server binds its port itself: a socket cannot be
+        handed to a process there as a descriptor.
+        """
+        if (self.launch.binds_own_port and self._choice.mode is Mode.NONE) or self.backend is Backend.WINDOWS:
             if not port_is_free(self.port):
                 raise StartError(diagnose.port_taken(self.port))
             return None
@@ -346,6 +400,12 @@ class Server:
         if self._log is not None and not self._log.frozen:  # spawned, and not stopped yet
             if self._run is not None:
                 self._run.stop(grace)
+                if strays := getattr(self._run, "strays", 0):  # the portable backend's sweep found some
+                    self.warnings.append(
+                        f"processes: {strays} process{'es' if strays != 1 else ''} the server had detached from "
+                        "its tree (a new session, its parent gone) were found by their folder or environment "
+                        "and stopped"
+                    )
                 self._run = None
             self._spawner.release()
             self._log.freeze()

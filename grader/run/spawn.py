@@ -49,9 +49,22 @@ class Spawner:
         self._xprocess: Any = None  # xprocess.XProcess, made on the first spawn
 
     def spawn(
-        self, name: str, args: list[str], env: dict[str, str], cwd: Path, pass_fds: tuple[int, ...]
+        self,
+        name: str,
+        args: list[str],
+        env: dict[str, str],
+        cwd: Path,
+        pass_fds: tuple[int, ...],
+        *,
+        stdin: int | None = None,
+        creationflags: int = 0,
     ) -> tuple[subprocess.Popen[bytes], Path]:
-        """Start ``args`` (stdout and stderr to its log, stdin empty); the process and its log file."""
+        """Start ``args`` (stdout and stderr to its log); the process and its log file.
+
+        ``stdin``: a file descriptor for its standard input (empty if None; on
+        Windows, which cannot pass other descriptors, the lifeline).
+        ``creationflags``: Windows' process creation flags.
+        """
         # Here, not at the top: importing grader.run loads nothing of pytest's (the CLI imports pytest
         # itself only once the server is booting).
         from _pytest._py.path import LocalPath
@@ -62,7 +75,12 @@ class Spawner:
         class Starter(ProcessStarter):  # type: ignore[misc]  # xprocess ships no type information
             args = spawn_args
             env = spawn_env
-            popen_kwargs = {"cwd": str(cwd), "stdin": subprocess.DEVNULL, "pass_fds": pass_fds}
+            popen_kwargs = {
+                "cwd": str(cwd),
+                "stdin": subprocess.DEVNULL if stdin is None else stdin,
+                "pass_fds": pass_fds,
+                **({"creationflags": creationflags} if creationflags else {}),
+            }
 
             def wait(self, log_file: object) -> bool:
                 return True  # readiness is decided by Server.wait_ready, not by a log pattern

@@ -46,7 +46,9 @@ class Workspace:
     def __init__(self, original: Path, student_root: Path | None = None) -> None:
         """``original``: the folder to copy.  ``student_root``: the folder the student names paths from."""
         self.original = original
-        self.tmp = Path(tempfile.mkdtemp(prefix="webgrade-"))
+        # Its real path: macOS's temporary folder is behind a symbolic link (/var -> /private/var) and Windows'
+        # may be spelt with short names (RUNNER~1), while the server's processes see the real one (os.getcwd()).
+        self.tmp = Path(os.path.realpath(tempfile.mkdtemp(prefix="webgrade-")))
         self.workdir = self.tmp / "work"
         self.out = self.tmp / "out"
         self.launcher = self.tmp / "launcher.py"
@@ -108,12 +110,12 @@ class Workspace:
         shutil.copyfile(LAUNCHER, self.launcher)
 
     def as_student_path(self, text: str) -> str:
-        """Name files of the copy as the student knows them (``main.py``, ``api/helpers.py``)."""
+        """Name files of the copy as the student knows them (``main.py``, ``api/helpers.py``), on Windows too."""
         if not text:
             return text
-        return text.replace(f"{self.workdir}/", self._prefix).replace(
-            str(self.workdir), self._prefix.rstrip("/") or "."
-        )
+        for separator in ("/", "\\") if os.sep == "\\" else ("/",):
+            text = text.replace(f"{self.workdir}{separator}", self._prefix)
+        return text.replace(str(self.workdir), self._prefix.rstrip("/") or ".")
 
     def remove(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
