@@ -8,6 +8,7 @@ come from ``grader.check.plugin``) -> collect results (``grader.check.collector`
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import threading
 import time
@@ -39,7 +40,7 @@ class Options:
     #: The browser check: True runs it (fails without a browser), False skips it,
     #: None runs it when a browser is installed, and always in CI.
     browser_check: bool | None = None
-    #: A grader.check.browser.Browser shared by a batch; None: the check launches its own.
+    #: A grader.check.browser.Browser shared by a batch; None: grade() launches one for this grading.
     browser: Browser | None = None
     #: "auto" (bubblewrap where it works), "bwrap" (required) or "none"; see grader.run.sandbox.
     sandbox: str = "auto"
@@ -68,6 +69,9 @@ class Grading:
         )
         self._problem: diagnose.StartProblem | None = None
         self._waited = False
+        #: What a browser drew, by check id (PNG, from grader.check.browser.Visit.screenshot); grade()
+        #: puts each on its check's CheckResult, for the outputs that show it.
+        self.screenshots: dict[str, bytes] = {}
 
     def start(self) -> None:
         try:
@@ -94,17 +98,43 @@ class Grading:
         self.server.stop()
 
 
+def _browser_wanted(rubric: Rubric, options: Options) -> bool:
+    """Whether the browser check will want a browser: not with --no-browser, nor for an origin it skips."""
+    if options.browser_check is False:
+        return False
+    from grader.check.browser import on_this_computer  # light: Playwright is imported by the browser's thread
+
+    return on_this_computer(rubric.origin)
+
+
+def _own_browser() -> Browser | None:
+    """A browser for this grading alone (none was given), when one is installed."""
+    from grader.check.browser import Browser
+
+    browser = Browser(one_visit=True)  # this grading's page only: no context made ahead for a next one
+    return browser if browser.executable is not None else None
+
+
 def grade(submission: Submission, rubric: Rubric | None = None, options: Options | None = None) -> Report:
     rubric = rubric or Rubric()
     options = options or Options()
-    started = time.monotonic()
+    started = time.monotonic() - submission.found_in_s  # finding the file is part of the grading
+    wanted = _browser_wanted(rubric, options)
+    own_browser = _own_browser() if wanted and options.browser is None else None
+    if own_browser is not None:
+        options = dataclasses.replace(options, browser=own_browser)
     grading = Grading(submission, rubric, options)
     # The overall time limit: past it the server is stopped, so whatever check waits on it ends at once.
     watchdog = threading.Timer(options.time_limit, grading.server.expire)
     watchdog.daemon = True
     watchdog.start()
-    grading.start()
     try:
+        grading.start()  # inside the try: an interrupt during the spawn still stops the server
+        if wanted and options.browser is not None:
+            # Launched now (a shared one: unless it runs already), in its own thread: Playwright's driver
+            # and Chromium start while the server boots and the HTTP checks run, so the browser check
+            # then costs only the page.
+            options.browser.start()
         # Imported only now, so the server boots on the other core meanwhile.
         import grader.check.schema
         from grader.check.runner import run_checks  # imports pytest
@@ -116,6 +146,13 @@ def grade(submission: Submission, rubric: Rubric | None = None, options: Options
     finally:
         watchdog.cancel()
         grading.stop()
+        if own_browser is not None:
+            # Not waited for (only a launch under way at this very moment is): a launch not begun yet
+            # (the server never started) never begins, and Playwright's driver stops Chromium and removes
+            # its profile even if this process exits first.
+            own_browser.close(wait=False)
+    for check in checks:
+        check.screenshot = grading.screenshots.get(check.id)
     report = Report(
         submission=str(submission.path),
         entry=str(submission.entry),
@@ -127,7 +164,8 @@ def grade(submission: Submission, rubric: Rubric | None = None, options: Options
         report.notes.append(
             f"graded cell {submission.cell} of {submission.entry.name}, the last one that creates a Flask app"
         )
-    report.sandbox = grading.server.sandbox
+    report.sandbox = str(grading.server.sandbox)  # the report model holds plain strings
+    report.process = str(grading.server.backend)
     if grading.server.sandbox != "bwrap":  # said when it matters: the machine is less protected
         report.notes.append(
             f"sandbox: none ({grading.server.sandbox_note}); "

@@ -1,8 +1,10 @@
 """The lesson's page in a real browser (Debian's Chromium, through Playwright): the browser.table check.
 
-Real parts only: Flask servers as subprocesses on loopback, the page served
-from its own loopback origin, headless Chromium.  One browser serves the
-whole module; every test leaves no Chromium behind (checked with psutil).
+Real parts only: Flask servers as subprocesses on loopback, the page loaded
+from its own loopback origin (answered by the browser itself: no port is
+bound), headless Chromium.  One browser serves the whole module; every test
+leaves no Chromium behind (checked with psutil), and the gradings run here
+with a temporary directory of their own leave nothing in it (no profile).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -22,10 +25,18 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import ROOT, WEBGRADE, processes_of, run_webgrade
+from conftest import ROOT, SERVERS, WEBGRADE, processes_of, run_webgrade, wait_gone
 
-from grader.check.browser import Browser
-from grader.check.chromium import ENV_VAR, find_chromium, in_ci, install_command
+from grader.check.browser import Browser, BrowserUnavailable
+from grader.check.chromium import (
+    ENV_VAR,
+    FLAGS,
+    LOCAL_NETWORK_ACCESS,
+    PLAYWRIGHT_DISABLED_FEATURES,
+    find_chromium,
+    in_ci,
+    install_command,
+)
 from grader.check.client import Client
 from grader.check.cors import Answer, CorsRequest, judge, needs_preflight, preflight_headers, request_headers
 from grader.find.submission import find_submission
@@ -53,6 +64,17 @@ def browser():
     assert not wait_gone_chromium(os.getpid()), "Chromium outlived Browser.close()"
 
 
+def wait_empty(folder: Path, within: float = 30.0) -> list[str]:
+    """Poll until ``folder`` is empty (Playwright's driver removes Chromium's profile as it stops); what is left."""
+    deadline = time.monotonic() + within
+    while (left := sorted(p.name for p in folder.iterdir())) and time.monotonic() < deadline:
+        if all(name.startswith("webgrade-") for name in left) and within > 5:  # Chromium's are gone: no need to wait
+            within = 5
+            deadline = min(deadline, time.monotonic() + within)
+        time.sleep(0.05)
+    return left
+
+
 def wait_gone_chromium(pid: int, within: float = 10.0) -> list[psutil.Process]:
     deadline = time.monotonic() + within
     while (left := chromium_of(pid)) and time.monotonic() < deadline:
@@ -67,10 +89,25 @@ def origin() -> str:
 
 
 @pytest.fixture
+def own_tmp():
+    """A temporary directory for one grader, removed after.  Short: Chromium puts a Unix socket in it,
+    whose path may not exceed 107 bytes (under pytest's tmp_path, Chromium would not start)."""
+    folder = Path(tempfile.mkdtemp(prefix="wgtmp-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
 def no_ci(monkeypatch):
     """A student's local run: not CI, whatever runs this suite."""
     monkeypatch.delenv("CI", raising=False)
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """A PNG's width and height, from its header."""
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
 
 
 def write_server(folder: Path, source: str) -> Path:
@@ -137,80 +174,32 @@ def test_public_page_and_local_server_get_the_local_network_access_warning():
     assert lesson_page.local_network_warning("https://me.github.io", server_host="8.8.8.8") is None
 
 
-def test_page_is_served_from_exactly_the_origin(origin):
-    import urllib.request
-
-    with lesson_page.serve(origin, "<p>the page</p>") as url:
-        assert url == origin + "/"
-        assert urllib.request.urlopen(url, timeout=5).read() == b"<p>the page</p>"
-        with pytest.raises(urllib.error.HTTPError):
-            urllib.request.urlopen(origin + "/favicon.ico", timeout=5)
-    with pytest.raises(OSError):  # stopped with the block
-        urllib.request.urlopen(url, timeout=5)
+def test_the_page_is_loaded_from_exactly_the_origin():
+    assert lesson_page.page_url("http://127.0.0.1:4100") == "http://127.0.0.1:4100/"
+    assert lesson_page.page_url("http://localhost:8080") == "http://localhost:8080/"
+    assert lesson_page.page_url("http://[::1]:4100") == "http://[::1]:4100/"
+    assert lesson_page.page_url("http://127.0.0.1") == "http://127.0.0.1/"  # port 80: nothing is bound, so any port
 
 
-def test_a_port_held_by_another_program_is_named(origin):
-    port = int(origin.rsplit(":", 1)[1])
-    with socket.socket() as squatter:
-        squatter.bind(("127.0.0.1", port))
-        squatter.listen()
-        with pytest.raises(lesson_page.OriginUnavailable) as caught:
-            with lesson_page.serve(origin, "<p>x</p>"):
-                pass
-    assert f"port {port} already in use by " in caught.value.message
-    assert "--origin" in caught.value.hint
+@pytest.mark.parametrize(
+    ("origin", "said"),
+    [
+        ("https://me.github.io", "on this computer"),
+        ("http://192.168.1.20:4100", "on this computer"),
+        ("https://127.0.0.1:4100", "an http:// origin"),
+    ],
+)
+def test_an_origin_the_browser_cannot_load_as_a_real_one_is_refused(origin, said):
+    with pytest.raises(lesson_page.OriginUnavailable, match=said) as caught:
+        lesson_page.page_url(origin)
+    assert "--origin http://127.0.0.1:4100" in caught.value.hint
 
 
-def test_graders_sharing_an_origin_take_turns(origin):
-    """Two gradings on one machine want the same origin: the second waits for the first, then serves."""
-    order = []
-    first_in = threading.Event()
-
-    def first():
-        with lesson_page.serve(origin, "a"):
-            first_in.set()
-            order.append("first serving")
-            time.sleep(0.3)
-            order.append("first done")
-
-    thread = threading.Thread(target=first)
-    thread.start()
-    assert first_in.wait(10)
-    with lesson_page.serve(origin, "b"):
-        order.append("second serving")
-    thread.join(10)
-    assert order == ["first serving", "first done", "second serving"]
-
-
-def test_many_graders_take_turns_and_leave_no_lock_file(origin):
-    """Holders remove the lock file as they go; a waiter that locked a removed one tries again."""
-    inside, most, errors = [], [0], []
-
-    def grading():
-        try:
-            with lesson_page.serve(origin, "x"):
-                inside.append(1)
-                most[0] = max(most[0], len(inside))
-                time.sleep(0.03)
-                inside.pop()
-        except Exception as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-
-    threads = [threading.Thread(target=grading) for _ in range(8)]
-    for thread in threads:  # staggered, so some open the lock file before it is removed and some after
-        thread.start()
-        time.sleep(0.012)
-    for thread in threads:
-        thread.join(30)
-    assert not errors and most == [1]
-    port = origin.rsplit(":", 1)[1]
-    assert not list(Path(tempfile.gettempdir()).glob(f"webgrade-origin-127.0.0.1-{port}.lock"))
-
-
-def test_a_non_loopback_origin_is_not_served():
-    with pytest.raises(lesson_page.OriginUnavailable, match="on this computer"):
-        with lesson_page.serve("https://me.github.io", "x"):
-            pass
+def test_no_port_and_no_lock_are_left_in_the_page_module():
+    """The page is answered by the browser: the page module binds nothing and takes no turns."""
+    source = Path(lesson_page.__file__).read_text()
+    for gone in ("http.server", "socket", "fcntl", "flock", "LOCK_DIR", "_origin_lock", "bind("):
+        assert gone not in source
 
 
 # --- finding a browser ---
@@ -292,14 +281,18 @@ PREFLIGHT_REJECTED = """
         (
             "no_cors",
             ["the browser blocked the request because", "no Access-Control-Allow-Origin header"],
-            "from flask_cors import CORS",
+            "because of cors.preflight",  # one cause, one explanation: the hint is cors.preflight's
         ),
         (
             "cors_no_credentials",
             ["the browser blocked the request because", "Access-Control-Allow-Credentials is missing"],
-            "supports_credentials=True",
+            "because of cors.preflight",
         ),
-        ("preflight_rejected", ["the browser blocked the request because", "preflight", "answered 403"], "OPTIONS"),
+        (
+            "preflight_rejected",
+            ["the browser blocked the request because", "preflight", "answered 403"],
+            "because of cors.preflight",
+        ),
     ],
 )
 def test_broken_cors_fails_in_the_browser_naming_the_cause(copy_server, tmp_path, server, fragments, hint):
@@ -330,7 +323,7 @@ DATA_PROBLEMS = {
             },
             {"FirstName": "Alan", "LastName": "Turing", "DOB": "June 23", "Email": "alan@example.com", "Owns_Cars": []},
         ],
-        ["saw row 2 show 'undefined' for Residence: record 2 has no Residence"],
+        ["saw the row of record 1 (Alan Turing) show 'undefined' for Residence: record 1 has no Residence"],
         "give every record a Residence",
     ),
     "not_a_list": (
@@ -367,20 +360,29 @@ def test_data_the_page_cannot_draw_is_named(tmp_path, name):
 
 
 @needs_chromium
-def test_a_taken_origin_port_fails_clearly(copy_server):
+def test_a_program_holding_the_origins_port_changes_nothing(copy_server):
+    """--origin a port another program listens on: the page is loaded from it all the same, and that
+    program is asked nothing.  (Chromium may open a connection to the origin as the page's navigation
+    starts, as it does for any navigation; the page itself is answered by the browser, so nothing is sent.)"""
     folder = copy_server("debug_true")
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
         run = run_webgrade(str(folder), "--format", "json", "--origin", f"http://127.0.0.1:{port}", watch=folder)
+        squatter.setblocking(False)
+        received = []
+        while True:  # every connection made to it, by now closed: Chromium is gone (run_webgrade checked)
+            try:
+                connection, _ = squatter.accept()
+            except BlockingIOError:
+                break
+            with connection:
+                connection.settimeout(10)
+                received.append(connection.recv(4096))
+    assert received in ([], [b""]), received  # not one byte: no request reached it
     table = run.check("browser.table")
-    assert table["status"] == "failed"
-    assert (
-        f"expected to serve the lesson's page at http://127.0.0.1:{port}, saw port {port} already in use"
-        in table["message"]
-    )
-    assert "--origin" in table["hint"]
+    assert table["status"] == "passed", table
 
 
 def test_public_origin_warns_what_chrome_will_do(copy_server):
@@ -392,12 +394,12 @@ def test_public_origin_warns_what_chrome_will_do(copy_server):
 
 
 @needs_chromium
-def test_the_grader_killed_mid_page_leaves_no_chromium(tmp_path):
+def test_the_grader_killed_mid_page_leaves_no_chromium(tmp_path, own_tmp):
     """SIGKILL the grader while Chromium waits on the page's fetch: Chromium goes with it."""
     folder = write_server(
         tmp_path / "slow_for_browsers",
-        """
-        # Answers the grader at once, but keeps a browser (it sends Sec-Fetch-Mode) waiting.
+        f"""
+        # Answers the grader at once, but keeps a browser (it sends Sec-Fetch-Mode) waiting, and says so.
         import time
         from flask import Flask, jsonify, request
         from flask_cors import CORS
@@ -408,18 +410,24 @@ def test_the_grader_killed_mid_page_leaves_no_chromium(tmp_path):
         @app.route('/api/data')
         def get_data():
             if 'Sec-Fetch-Mode' in request.headers:
+                open({str(tmp_path / "mid-page")!r}, "w").close()
                 time.sleep(60)
-            return jsonify([{"FirstName": "Ada", "LastName": "Lovelace", "DOB": "December 10",
-                             "Residence": "London", "Email": "ada@example.com", "Owns_Cars": []}])
+            return jsonify([{RECORD!r}])
     """,
     )
     port = free_port()
-    command = [*WEBGRADE, "check", str(folder), "--origin", f"http://127.0.0.1:{port}"]
-    grader = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    command = [*WEBGRADE, "check", str(folder), "--origin", f"http://127.0.0.1:{port}", "--sandbox", "none"]
+    grader = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "TMPDIR": str(own_tmp)},
+    )
     try:
         deadline = time.monotonic() + 60
-        while not chromium_of(grader.pid):
-            assert time.monotonic() < deadline, "Chromium never started"
+        while not (tmp_path / "mid-page").exists():  # the page's fetch reached the server: Chromium waits on it
+            assert time.monotonic() < deadline, "the page never fetched"
             assert grader.poll() is None
             time.sleep(0.05)
         driver = [p for p in psutil.Process(grader.pid).children() if Path(p.exe()).name == "node"]  # Playwright's
@@ -429,12 +437,14 @@ def test_the_grader_killed_mid_page_leaves_no_chromium(tmp_path):
         assert not wait_gone_chromium(grader.pid, within=20), f"left behind: {chromium_of(grader.pid)}"
         _, alive = psutil.wait_procs(driver, timeout=20)
         assert not alive, f"Playwright's driver outlived the grader: {alive}"
+        # Chromium's profile and files: the driver removes them as it stops (the server's run folder is
+        # the supervisor's business, checked elsewhere).
+        assert not [n for n in wait_empty(own_tmp) if not n.startswith("webgrade-")]
     finally:
         grader.kill()
         grader.wait()
         for proc in processes_of(grader.pid):  # the student's server, whatever stops it (not this test's subject)
             proc.kill()
-        Path(tempfile.gettempdir(), f"webgrade-origin-127.0.0.1-{port}.lock").unlink(missing_ok=True)  # it was killed
 
 
 # --- in-process: the reference server's table, and one browser for many gradings ---
@@ -454,15 +464,16 @@ def reference():
 @needs_chromium
 def test_reference_table_is_drawn_and_kept_as_a_screenshot(browser, reference, origin):
     records = Client(reference.host, reference.port).get("/api/data").json()
-    visit = load_lesson_page(browser, origin, reference.base_url + "/api/data", records, screenshot=True)
+    visit = load_lesson_page(browser, origin, reference.base_url + "/api/data", records)
     assert visit.drew_table, visit.report()
     assert visit.rows == [["Shaurya", "Singh", "San Diego"], ["John", "Doe", "Shanghai"]]
     assert visit.preflight is not None and visit.preflight.status == 200  # the JSON Content-Type forced one
     assert visit.response.headers["access-control-allow-origin"] == origin
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "browser_table.png"
-    shot.write_bytes(visit.screenshot)
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 5000
+    shot.write_bytes(visit.screenshot)  # every visit keeps one, unasked
+    assert png_size(visit.screenshot) == (800, 600)  # the page's window, not the whole page
+    assert 5_000 < len(visit.screenshot) < 100_000  # a few tens of KB
 
 
 @needs_chromium
@@ -532,6 +543,467 @@ def test_one_browser_serves_a_batch(tmp_path):
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen == {"launches": 1, "table": ["passed", "failed", "passed"]}
+
+
+RECORD = {
+    "FirstName": "Ada",
+    "LastName": "Lovelace",
+    "DOB": "December 10",
+    "Residence": "London",
+    "Email": "ada@example.com",
+    "Owns_Cars": [],
+}
+
+
+def started(folder: Path) -> Server:
+    """The server in ``folder``, ready, outside the sandbox (it shares files with the test)."""
+    server = Server(find_submission(folder), sandbox="none")
+    server.start()
+    server.wait_ready(60)
+    return server
+
+
+# --- the page's origin is the browser's own: no port, no lock, the same requests ---
+
+
+@needs_chromium
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_the_server_sees_the_page_origin_byte_for_byte_and_a_real_preflight(browser, tmp_path, host):
+    """Every header the page's two requests carry, as the server received them: a page the browser
+    answers itself sends exactly what a page served from a real port sends (compared once, by hand,
+    with the port-bound page this replaced: identical, header for header)."""
+    seen = tmp_path / "seen.jsonl"
+    folder = write_server(
+        tmp_path / "recorder",
+        f"""
+        import json
+        from flask import Flask, jsonify, request
+        from flask_cors import CORS
+
+        app = Flask(__name__)
+
+        @app.before_request
+        def record():  # before flask-cors answers the preflight: every request the browser sends
+            with open({str(seen)!r}, "a") as f:
+                f.write(json.dumps([request.method, list(request.headers.items())]) + "\\n")
+
+        CORS(app, supports_credentials=True, origins='*')
+
+        @app.route('/api/data')
+        def get_data():
+            return jsonify([{RECORD!r}])
+    """,
+    )
+    origin = f"http://{host}:{free_port()}"
+    server = started(folder)
+    try:
+        visit = load_lesson_page(browser, origin, server.base_url + "/api/data", [RECORD])
+    finally:
+        server.stop()
+    assert visit.drew_table, visit.report()
+    everything = [(method, dict(headers)) for method, headers in map(json.loads, seen.read_text().splitlines())]
+    requests = [(method, headers) for method, headers in everything if "Origin" in headers]  # not the readiness probe
+    (preflight_method, preflight), (get_method, get) = requests  # the preflight really went to the server
+    assert (preflight_method, get_method) == ("OPTIONS", "GET")
+    for headers in (preflight, get):
+        assert headers["Origin"] == origin  # byte for byte
+        assert headers["Referer"] == origin + "/"
+        assert headers["Sec-Fetch-Site"] == ("same-site" if host == "127.0.0.1" else "cross-site")  # :port is no matter
+        assert headers["Sec-Fetch-Mode"] == "cors"
+        assert not any("private-network" in name.lower() for name in headers)  # no PNA/LNA preflight header
+    assert preflight["Access-Control-Request-Method"] == "GET"
+    assert preflight["Access-Control-Request-Headers"] == "content-type"
+
+
+@needs_chromium
+def test_two_gradings_load_the_same_origin_at_once(browser, tmp_path, origin):
+    """Two browsers load one origin's page together: each page's fetch reaches the server while the other
+    is still waiting for its answer, so neither took turns; meanwhile the origin's port is free and no
+    lock file exists."""
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    folder = write_server(
+        tmp_path / "both",
+        f"""
+        import os, time, uuid
+        from flask import Flask, jsonify, request
+        from flask_cors import CORS
+
+        app = Flask(__name__)
+        CORS(app, supports_credentials=True, origins='*')
+
+        @app.route('/api/data')
+        def get_data():
+            if 'Sec-Fetch-Mode' in request.headers:  # a page's fetch: held until the test lets it through
+                open(os.path.join({str(gate)!r}, 'arrived-' + uuid.uuid4().hex), 'w').close()
+                deadline = time.time() + 120
+                while not os.path.exists(os.path.join({str(gate)!r}, 'release')) and time.time() < deadline:
+                    time.sleep(0.01)
+            return jsonify([{RECORD!r}])
+    """,
+    )
+    server = started(folder)
+    second = Browser()
+    visits: dict[str, object] = {}
+
+    def grading(name: str, one: Browser) -> None:
+        visits[name] = load_lesson_page(one, origin, server.base_url + "/api/data", [RECORD], timeout=120)
+
+    threads = [threading.Thread(target=grading, args=pair) for pair in (("first", browser), ("second", second))]
+    try:
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 120
+        while len(list(gate.glob("arrived-*"))) < 2:
+            assert time.monotonic() < deadline, "one page never fetched while the other waited: they took turns"
+            time.sleep(0.02)
+        port = int(origin.rsplit(":", 1)[1])
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", port))  # nobody holds the origin's port, even with two pages loaded from it
+        for folder_ in {Path("/tmp"), Path(tempfile.gettempdir())}:
+            assert not list(folder_.glob(f"webgrade-origin-*{port}*")), "a lock file"
+    finally:
+        (gate / "release").touch()
+        for thread in threads:
+            thread.join(120)
+        second.close()
+        server.stop()
+    assert all(visit.drew_table for visit in visits.values()) and len(visits) == 2
+
+
+@needs_chromium
+def test_chromium_keeps_playwrights_features_off_and_local_network_access_checks_off(reference, origin):
+    """Chromium reads only the last --disable-features: ours must repeat every feature Playwright turns off
+    (a newer Playwright that turns off another one fails here, naming it), and turn off Local Network
+    Access, without which a page the browser answers itself could not fetch 127.0.0.1."""
+    records = Client(reference.host, reference.port).get("/api/data").json()
+    before = {p.pid for p in chromium_of(os.getpid())}
+    own = Browser()
+    try:
+        assert load_lesson_page(own, origin, reference.base_url + "/api/data", records).drew_table
+        main = [  # Chromium's browser process: its children (renderers, crashpad) have a --type or no features
+            p
+            for p in chromium_of(os.getpid())
+            if p.pid not in before
+            and not any(a.startswith("--type=") for a in p.cmdline())
+            and any(a.startswith("--disable-features=") for a in p.cmdline())
+        ]
+        assert len(main) == 1, main
+        lists = [a.split("=", 1)[1].split(",") for a in main[0].cmdline() if a.startswith("--disable-features=")]
+    finally:
+        own.close()
+    assert len(lists) >= 2  # Playwright's, then ours
+    effective = set(lists[-1])
+    assert lists[-1] == next(a for a in FLAGS if a.startswith("--disable-features=")).split("=", 1)[1].split(",")
+    missing = set().union(*lists[:-1]) - effective
+    assert not missing, f"add to PLAYWRIGHT_DISABLED_FEATURES in grader/check/chromium.py: {sorted(missing)}"
+    assert LOCAL_NETWORK_ACCESS in effective and set(PLAYWRIGHT_DISABLED_FEATURES) <= effective
+
+
+@needs_chromium
+def test_a_batch_browser_reports_its_memory(reference, origin):
+    records = Client(reference.host, reference.port).get("/api/data").json()
+    with Browser(track_memory=True) as own:
+        assert own.memory is None
+        assert load_lesson_page(own, origin, reference.base_url + "/api/data", records).drew_table
+        own.close()  # the figure is taken once the visit is handed over: closing waits for it
+        memory = own.memory
+    assert memory is not None and memory.processes >= 3  # the browser, its renderer, and more
+    assert memory.pss is not None and 10 * 2**20 < memory.pss <= memory.rss
+    with Browser() as untracked:  # only a batch asks: a single check pays nothing for it
+        assert load_lesson_page(untracked, origin, reference.base_url + "/api/data", records).drew_table
+    assert untracked.memory is None
+
+
+# --- the browser starts beside the server, and is not waited for when it is not needed ---
+
+
+@needs_chromium
+def test_the_browser_is_launched_while_the_server_is_still_starting(tmp_path):
+    """`webgrade check` launches Chromium at its start: here the server waits until the test has seen Chromium."""
+    gate = tmp_path / "gate"
+    folder = write_server(
+        tmp_path / "slow_start",
+        f"""
+        import os, time
+        deadline = time.time() + 120
+        while not os.path.exists({str(gate)!r}) and time.time() < deadline:  # opened once Chromium is seen
+            time.sleep(0.01)
+        from flask import Flask, jsonify
+        from flask_cors import CORS
+
+        app = Flask(__name__)
+        CORS(app, supports_credentials=True, origins='*')
+
+        @app.route('/api/data')
+        def get_data():
+            return jsonify([{RECORD!r}])
+
+        if __name__ == '__main__':
+            app.run(port=5001)
+    """,
+    )
+    command = [*WEBGRADE, "check", str(folder), "--format", "json", "--sandbox", "none", "--timeout", "150"]
+    grader = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not chromium_of(grader.pid):
+            assert time.monotonic() < deadline, "Chromium was not launched while the server started"
+            assert grader.poll() is None, grader.communicate()
+            time.sleep(0.02)
+        gate.touch()
+        stdout, _ = grader.communicate(timeout=150)
+    finally:
+        gate.touch()
+        grader.kill()
+        grader.wait()
+    table = next(c for c in json.loads(stdout)["checks"] if c["id"] == "browser.table")
+    assert table["status"] == "passed", table
+    assert not wait_gone_chromium(grader.pid)
+
+
+@needs_chromium
+def test_grade_starts_its_browser_beside_the_server_and_does_not_wait_to_close_it(copy_server, monkeypatch):
+    """In-process, with the browser's calls recorded: a server that crashes at import gets no visit,
+    and its browser is closed without waiting."""
+    import grader.check.browser
+    from grader.grade import Options, grade
+    from grader.rubric import Rubric
+
+    calls = []
+
+    class Recorded(Browser):
+        def start(self) -> Browser:
+            calls.append("start")
+            return self
+
+        def visit(self, *args, **kwargs):
+            calls.append("visit")
+            raise AssertionError("no page for a server that never started")
+
+        def close(self, wait: bool = True) -> None:
+            calls.append(f"close(wait={wait})")
+
+    monkeypatch.setattr(grader.check.browser, "Browser", Recorded)
+    crashes = find_submission(copy_server("crash_import"))
+    report = grade(crashes, Rubric(), Options(sandbox="none"))
+    assert report.status == "not_graded"
+    assert calls == ["start", "close(wait=False)"]
+    calls.clear()
+    grade(crashes, Rubric(), Options(sandbox="none", browser_check=False))
+    assert calls == []  # --no-browser: no browser at all
+
+
+@needs_chromium
+def test_a_launch_not_begun_is_never_begun_and_closing_does_not_wait(monkeypatch):
+    """close(wait=False) while the browser's thread is still starting Playwright's driver returns at once,
+    and no Chromium is launched after it."""
+    import playwright.sync_api
+
+    entered, go_on = threading.Event(), threading.Event()
+    real = playwright.sync_api.sync_playwright
+
+    def held():  # the browser's thread, about to start Playwright's driver, waits here for the test
+        entered.set()
+        go_on.wait(60)
+        return real()
+
+    monkeypatch.setattr(playwright.sync_api, "sync_playwright", held)
+    before = {p.pid for p in chromium_of(os.getpid())}
+    own = Browser().start()
+    try:
+        assert entered.wait(60)
+        closing = threading.Thread(target=own.close, kwargs={"wait": False})
+        closing.start()
+        closing.join(30)
+        assert not closing.is_alive(), "close(wait=False) waited although nothing was being launched"
+    finally:
+        go_on.set()
+        own.close()  # waits for the thread: it stops the driver it started
+    assert own.launches == 0
+    assert not [p for p in chromium_of(os.getpid()) if p.pid not in before]
+
+
+def test_closing_waits_for_a_launch_under_way(tmp_path):
+    """A launch cut short (the process exits mid-launch) can leave Chromium's files behind, so
+    close(wait=False) waits for a launch under way, and only for that."""
+    started_, gate = tmp_path / "started", tmp_path / "gate"
+    fake = tmp_path / "fake-chromium"
+    fake.write_text(f"#!/bin/sh\ntouch {started_}\nwhile [ ! -e {gate} ]; do sleep 0.01; done\nexit 1\n")
+    fake.chmod(0o755)
+    own = Browser(str(fake)).start()
+    closing = threading.Thread(target=own.close, kwargs={"wait": False})
+    try:
+        deadline = time.monotonic() + 60
+        while not started_.exists():
+            assert time.monotonic() < deadline, "the launch never began"
+            time.sleep(0.01)
+        closing.start()
+        closing.join(0.5)
+        assert closing.is_alive(), "close(wait=False) returned during a launch"
+    finally:
+        gate.touch()
+        if closing.ident is not None:
+            closing.join(60)
+        own.close()
+    assert not closing.is_alive() and own.launches == 1
+
+
+def test_a_failed_launch_that_start_began_is_reported_by_the_next_visit(tmp_path):
+    fake = tmp_path / "fake-chromium"
+    fake.write_text("#!/bin/sh\necho 'cannot open display' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    with Browser(str(fake)).start() as own:
+        with pytest.raises(BrowserUnavailable, match="expected the browser .* to start"):
+            own.visit("http://127.0.0.1:4100/", "<p>x</p>", "http://127.0.0.1:1/api/data", [], lesson_page.TABLE)
+    assert own.launches == 1  # reported, not launched a second time for it
+
+
+def run_in_own_tmp(own_tmp: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """`webgrade check ARGS` with a temporary directory of its own; what is left in it once its processes are gone."""
+    proc = subprocess.Popen(
+        [*WEBGRADE, "check", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "TMPDIR": str(own_tmp)},
+    )
+    stdout, stderr = proc.communicate(timeout=120)
+    assert not wait_gone(proc.pid, within=30), "processes left behind"
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr), wait_empty(own_tmp)
+
+
+@needs_chromium
+@pytest.mark.parametrize("server", ["reference_server", "crash_import"])
+def test_a_check_leaves_no_chromium_and_no_profile(own_tmp, server):
+    """Whether the page was loaded or the server crashed while Chromium was starting: nothing is left."""
+    folder = ROOT / "reference_server" if server == "reference_server" else SERVERS / server
+    run, left = run_in_own_tmp(own_tmp, str(folder), "--format", "json")
+    table = next(c for c in json.loads(run.stdout)["checks"] if c["id"] == "browser.table")
+    assert table["status"] == ("passed" if server == "reference_server" else "not_graded")
+    assert not left, f"left in the temporary directory: {left}"
+
+
+# --- the picture of the page: --screenshot, and a batch's feedback ---
+
+
+HIDDEN_BROWSER = '[checks."browser.table"]\nhidden = true\n'
+
+
+@needs_chromium
+@pytest.mark.parametrize("case", ["drawn", "crashed", "hidden"])
+def test_screenshot_writes_what_the_browser_drew_or_says_why_not(tmp_path, own_tmp, case):
+    picture = tmp_path / "page.png"
+    args = [str(ROOT / "reference_server" if case != "crashed" else SERVERS / "crash_import")]
+    if case == "hidden":
+        (tmp_path / "rubric.toml").write_text(HIDDEN_BROWSER)
+        args += ["--rubric", str(tmp_path / "rubric.toml")]
+    run, _ = run_in_own_tmp(own_tmp, *args, "--format", "json", "--screenshot", str(picture))
+    assert json.loads(run.stdout)["checks"]  # stdout stays one JSON object
+    if case == "drawn":
+        assert run.returncode == 0 and png_size(picture.read_bytes()) == (800, 600)
+        return
+    assert not picture.exists()
+    assert f"--screenshot: nothing written to {picture}" in run.stderr
+    if case == "crashed":
+        assert "the browser check (browser.table) did not load the page: not graded" in run.stderr
+    else:  # a hidden check's picture is not the student's to see
+        assert "there is no browser check in this grading" in run.stderr
+
+
+def test_screenshot_with_no_browser_is_a_usage_error(tmp_path):
+    run = subprocess.run(
+        [*WEBGRADE, "check", str(ROOT / "reference_server"), "--no-browser", "--screenshot", str(tmp_path / "p.png")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert run.returncode == 2 and "--no-browser turns it off" in run.stderr
+    run = subprocess.run(
+        [*WEBGRADE, "check", str(ROOT / "reference_server"), "--screenshot", str(tmp_path / "no" / "p.png")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert run.returncode == 2 and "an existing folder" in run.stderr
+
+
+def _graded(name: str, screenshot: bytes | None, hidden: bool = False):
+    from grader.batch.gradebook import Graded
+    from grader.results import CheckResult, Report
+
+    table = CheckResult("browser.table", "the page", "passed", 2, 2, hidden=hidden, screenshot=screenshot)
+    report = Report(f"/class/{name}", f"/class/{name}/main.py", [table])
+    return Graded(name, report=report, feedback=f"feedback/{name}.md")
+
+
+def test_feedback_gets_the_picture_beside_it_linked_unless_the_check_is_hidden(tmp_path):
+    from grader.batch.gradebook import Gradebook, Graded
+
+    png = b"\x89PNG\r\n\x1a\n" + b"picture"
+    book = Gradebook(tmp_path, ["browser.table"])
+    book.open(fresh=True)
+    try:
+        shown, hidden = _graded("ann", png), _graded("bo", png, hidden=True)
+        book.append(shown)
+        book.append(hidden)
+        (tmp_path / "feedback" / "cy.png").write_bytes(png)  # an earlier grading's picture of a submission
+        book.append(_graded("cy", None))  # ... regraded without one: the old picture goes
+    finally:
+        book.close()
+    assert (tmp_path / "feedback" / "ann.png").read_bytes() == png
+    assert "](ann.png)" in (tmp_path / "feedback" / "ann.md").read_text()
+    assert (
+        not (tmp_path / "feedback" / "bo.png").exists() and ".png" not in (tmp_path / "feedback" / "bo.md").read_text()
+    )
+    assert not (tmp_path / "feedback" / "cy.png").exists()
+    lines = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert [line.get("picture", "") for line in lines] == ["feedback/ann.png", "", ""]
+    assert Graded.from_json(lines[0]).picture == "feedback/ann.png"  # kept by --resume
+
+
+def test_report_html_shows_the_pictures_and_each_workers_browser_memory():
+    from grader.batch import html_report
+    from grader.check.browser import Memory
+
+    ann, bo = _graded("ann", b"png"), _graded("bo <b>", None)
+    ann.picture = "feedback/ann.png"
+    page = html_report.render(
+        [ann, bo],
+        order=["browser.table"],
+        source="/class",
+        generated="now",
+        browser_memory={"host pid 12": Memory(rss=900 * 2**20, pss=270 * 2**20, processes=9)},
+    )
+    assert page.count('src="feedback/ann.png"') == 1 and page.count('href="feedback/ann.png"') == 2
+    assert 'id="pages"' in page and "bo &lt;b&gt;" in page
+    assert "host pid 12" in page and "270 MB" in page and "900 MB" in page
+    plain = html_report.render([bo], order=["browser.table"], source="/class", generated="now")
+    assert 'id="pages"' not in plain and "browser-memory" not in plain
+
+
+@needs_chromium
+def test_a_batch_keeps_each_pages_picture_and_reports_the_browsers_memory(tmp_path):
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    subs.mkdir()
+    for name in ("reference_server", "no_cors"):
+        source = ROOT / name if name == "reference_server" else SERVERS / name
+        shutil.copytree(source, subs / name)
+    run = subprocess.run(
+        [*WEBGRADE, "batch", str(subs), "--out", str(out), "-j", "1", "-q"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    for name in ("reference_server", "no_cors"):  # a drawn table and an empty one: both are pictures
+        assert png_size((out / "feedback" / f"{name}.png").read_bytes()) == (800, 600)
+        assert f"]({name}.png)" in (out / "feedback" / f"{name}.md").read_text()
+    report = (out / "report.html").read_text()
+    assert 'src="feedback/no_cors.png"' in report and 'src="feedback/reference_server.png"' in report
+    assert 'id="browser-memory"' in report and " MB</td>" in report
 
 
 # --- agreement: the cors.* verdict and the browser's verdict, over many CORS configurations ---

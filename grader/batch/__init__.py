@@ -9,23 +9,37 @@ pytest's import), and records each result the moment it finishes
 temporary directory, process tree and overall time limit
 (``Options.time_limit``); the pool also stops a worker still busy well past
 that limit, so a hanging submission costs only its own time.
+
+Where the gradings run is an *engine*: :class:`LocalEngine` (this machine's
+pool) or ``grader.batch.cluster.ClusterEngine`` (a Dask cluster whose every
+machine runs such a pool).  Either only yields ``(entry, Done)`` pairs; what
+is recorded, and how, is the same :class:`Batch` whatever the engine.
+``--shard I/N`` (:mod:`grader.batch.shard`) grades a stable slice of the
+entries, and ``webgrade merge`` joins the slices' outputs.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.metadata
+import json
 import os
+import platform
 import shutil
 import signal
 import sys
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Protocol
 
-import psutil
+import psutil  # type: ignore[import-untyped]
 
 from grader import __version__
 from grader.batch.gradebook import (
@@ -43,6 +57,11 @@ from grader.grade import Options
 from grader.results import Report
 from grader.rubric import Rubric
 
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from grader.check.browser import Memory
+
 #: What an entry of SUBMISSIONS can be, by suffix; any folder is one too.
 KINDS = {".zip": "zip", ".py": "py", ".ipynb": "ipynb"}
 #: What one grading may need: a worker (~70 MB), the student's server (~40 MB), its browser (~200 MB).
@@ -51,12 +70,15 @@ MAX_JOBS = 32
 #: A worker still busy this long after the time limit is stopped and replaced: grade() itself
 #: could not stop (a hang outside the student's server), and the batch must go on.
 BACKSTOP_S = 30.0
+#: The batch's own record of what it graded, and how (read by ``webgrade merge``).
+MANIFEST = "batch.json"
 #: Modules the worker processes share, imported once by the fork server.
 PRELOAD = (
     "grader.batch",
     "grader.grade",
     "grader.check.plugin",
     "grader.check.schema",
+    "grader.lessons.web_server.people",
     "grader.find.notebook",
     "grader.find.archive",
 )
@@ -69,7 +91,7 @@ def default_jobs() -> int:
     (benchmarks/batch.py); gradings that wait (a slow start, the browser
     check) fill the gaps when there are more of them than cores.
     """
-    fits = psutil.virtual_memory().available // MEMORY_PER_JOB
+    fits = int(psutil.virtual_memory().available // MEMORY_PER_JOB)
     return max(1, min(2 * (os.cpu_count() or 1), fits, MAX_JOBS))
 
 
@@ -143,12 +165,47 @@ def git_commit(folder: Path) -> str | None:
     return None
 
 
-def settings_hash(rubric: Rubric, options: Options, files: list[Path | None] = ()) -> str:
+#: What else a grading's outcome depends on: the packages webgrade runs checks and servers with.
+DEPENDENCIES = ("flask", "flask-cors", "requests", "pytest", "pytest-xprocess", "jsonschema", "playwright")
+
+
+@lru_cache(maxsize=1)
+def grader_version() -> str:
+    """Which grader grades: its version, and a hash of its own files, Python and the packages it checks with.
+
+    A hash of the files, not just ``__version__``: a fixed bug or a changed
+    message changes results without a new version number, so ``--resume``
+    regrades, ``webgrade merge`` refuses to mix, and a cluster's worker with
+    other code is never handed a grading (``grader.batch.cluster``).  Read
+    once per process: the files a process runs are those it started with.
+    """
+    return version_of(Path(__file__).resolve().parent.parent)
+
+
+def version_of(package: Path) -> str:
+    """:func:`grader_version` of the grader package at ``package``."""
+    digest = hashlib.sha256(f"python {platform.python_version()}\0".encode())
+    for name in DEPENDENCIES:
+        try:
+            digest.update(f"{name} {importlib.metadata.version(name)}\0".encode())
+        except importlib.metadata.PackageNotFoundError:
+            digest.update(f"{name} none\0".encode())
+    for root, dirs, names in os.walk(package):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(names):
+            if not name.endswith((".pyc", ".pyo")):
+                path = Path(root, name)
+                digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return f"{__version__}+{digest.hexdigest()[:12]}"
+
+
+def settings_hash(rubric: Rubric, options: Options, files: Sequence[Path | None] = ()) -> str:
     """What a result depends on besides the submission: --resume regrades everything when it changes.
 
-    The rubric and options, the rubric file, its schema and its folders of instructor checks.
+    The grader itself (:func:`grader_version`), the rubric and options, the
+    rubric file, its schema and its folders of instructor checks.
     """
-    digest = hashlib.sha256(f"{__version__}\0{rubric!r}\0{options!r}".encode())
+    digest = hashlib.sha256(f"{grader_version()}\0{rubric!r}\0{options!r}".encode())
     for path in [*files, rubric.schema, *rubric.checks_dirs, *options.extra_checks]:
         if path is not None:
             digest.update(content_hash(Path(path)).encode())
@@ -174,6 +231,9 @@ class Outcome:
     report: Report | None = None
     error: str = ""
     hint: str = ""
+    #: The most memory this worker's browser has held with a page open, and which worker it is.
+    browser_memory: Memory | None = None
+    worker: str = ""
 
 
 #: This worker's browser, shared by all its gradings (Playwright's objects cannot cross processes).
@@ -190,9 +250,10 @@ def warm_worker() -> None:
     import grader.grade  # noqa: F401
     from grader.check.browser import Browser
 
-    grader.check.schema.load_schema(None)
+    grader.check.schema.load_schema(Rubric().schema_path)
     global _browser
-    _browser = Browser()  # launched by the first grading that needs it
+    # Launched by the first grading that needs it (as its server starts); it reports its memory.
+    _browser = Browser(track_memory=True)
     multiprocessing.util.Finalize(None, _browser.close, exitpriority=10)  # run as the worker exits
 
 
@@ -208,34 +269,57 @@ def _remove_scratch_left_by_workers() -> None:
 
 
 def grade_entry(job: Job) -> Outcome:
-    """Grade one entry in a warm worker: unpack a zip, give a single file a folder of its own, grade."""
+    """Grade one entry of this machine's SUBMISSIONS folder in a warm worker."""
+    return grade_at(
+        job.entry, job.entry.path, job.rubric, job.options, prefix=scratch_prefix(job.batch_pid or os.getpid())
+    )
+
+
+def grade_at(
+    entry: Entry,
+    source: Path,
+    rubric: Rubric,
+    options: Options,
+    *,
+    prefix: str,
+    scratch: Path | None = None,
+) -> Outcome:
+    """Grade ``entry``, whose files are at ``source``: unpack a zip, give a single file a folder of its own, grade.
+
+    ``source`` is the entry's own path, or the copy a grading machine received
+    (``grader.batch.packing``); either way the report names ``entry.path``, so
+    a result is the same wherever it was graded.  Temporary folders start with
+    ``prefix``, in ``scratch`` (default: the system's).
+    """
     from grader.find.archive import ArchiveError, extract
     from grader.find.submission import SubmissionError, find_submission
     from grader.grade import grade
 
-    entry = job.entry
-    with tempfile.TemporaryDirectory(prefix=scratch_prefix(job.batch_pid or os.getpid())) as tmp:
+    with tempfile.TemporaryDirectory(prefix=prefix, dir=scratch) as tmp:
         work = Path(tmp, "submission")
         try:
             if entry.kind == "zip":
-                extract(entry.path, work)
+                extract(source, work)
                 submission = find_submission(work)
             elif entry.kind == "folder":
-                work = entry.path
+                work = source
                 submission = find_submission(work)
             else:  # alone in a folder: its server must not see the other students' files beside it
                 work.mkdir()
-                shutil.copyfile(entry.path, work / entry.name)
+                shutil.copyfile(source, work / entry.name)
                 submission = find_submission(work / entry.name)
         except (ArchiveError, SubmissionError) as error:
             return Outcome(error=error.message.replace(str(work), entry.name), hint=error.hint)
-        report = grade(submission, job.rubric, dataclasses.replace(job.options, browser=_browser))
+        report = grade(submission, rubric, dataclasses.replace(options, browser=_browser))
     if work != entry.path:  # name the student's file, not our temporary copy
         report.submission = str(entry.path)
         report.entry = (
-            str(entry.path / Path(report.entry).relative_to(work)) if entry.kind == "zip" else str(entry.path)
+            str(entry.path / Path(report.entry).relative_to(work))
+            if entry.kind in ("zip", "folder")
+            else str(entry.path)
         )
-    return Outcome(report)
+    memory = _browser.memory if _browser is not None else None
+    return Outcome(report, browser_memory=memory, worker=f"{platform.node()} pid {os.getpid()}" if memory else "")
 
 
 # --- in the batch process ---
@@ -252,6 +336,10 @@ class Summary:
     duration_s: float
     jobs: int  #: worker processes used
     interrupted: bool = False
+    #: Where the gradings ran, when not in this machine's pool ("on the Dask cluster at tcp://...").
+    where: str = ""
+    #: The most memory each worker's browser held with a page open, by worker ("HOST pid N").
+    browser_memory: dict[str, Memory] = dataclasses.field(default_factory=dict)
 
 
 class Display:
@@ -262,7 +350,7 @@ class Display:
         self.counts = {"passed": 0, "failed": 0, "not_graded": 0}
         for graded in kept:  # from an earlier run (--resume): counted from the start
             self.counts[graded.status] += 1
-        self._progress = None
+        self._progress: Progress | None = None
 
     def __enter__(self) -> Display:
         if self.mode == "bar":
@@ -290,14 +378,27 @@ class Display:
                 console=Console(stderr=True),
             )
             self._progress.start()
-            self._task = self._progress.add_task("grading", total=self.total, completed=self.done, **self.counts)
+            self._task = self._progress.add_task(
+                "grading",
+                total=self.total,
+                completed=self.done,
+                passed=self.counts["passed"],
+                failed=self.counts["failed"],
+                not_graded=self.counts["not_graded"],
+            )
         return self
 
     def add(self, graded: Graded) -> None:
         self.done += 1
         self.counts[graded.status] += 1
         if self._progress is not None:
-            self._progress.update(self._task, advance=1, **self.counts)
+            self._progress.update(
+                self._task,
+                advance=1,
+                passed=self.counts["passed"],
+                failed=self.counts["failed"],
+                not_graded=self.counts["not_graded"],
+            )
         elif self.mode == "lines":
             who = f" ({graded.student})" if graded.student else ""
             why = f": {graded.reason}" if graded.reason else ""
@@ -308,7 +409,7 @@ class Display:
                 flush=True,
             )
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
             self._progress.stop()
 
@@ -322,7 +423,7 @@ def display_mode(quiet: bool) -> str:
     return "lines"
 
 
-def _terminate(signum, frame) -> None:
+def _terminate(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # SIGTERM stops a batch exactly as Ctrl-C does: what finished is kept
 
 
@@ -337,16 +438,27 @@ class Batch:
         rubric: Rubric,
         options: Options,
         roster: Roster | None = None,
-        settings_files: list[Path | None] = (),
+        settings_files: Sequence[Path | None] = (),
+        shard: tuple[int, int] | None = None,
     ) -> None:
+        from grader.batch import shard as shards
+
         self.folder, self.out = folder.resolve(), out.resolve()
         self.rubric, self.options, self.roster = rubric, options, roster
-        self.entries, self.skipped = find_entries(self.folder, self.out)
-        self.feedback = feedback_names([e.name for e in self.entries])
+        #: Every entry of the folder, and those this run grades (a shard's slice, or all).
+        self.all_entries, self.skipped = find_entries(self.folder, self.out)
+        self.shard = shard
+        self.entries = shards.select(self.all_entries, *shard) if shard else self.all_entries
+        # From every entry, so that a shard names a feedback file as the whole batch would.
+        self.feedback = feedback_names([e.name for e in self.all_entries])
         self.settings = settings_hash(rubric, options, settings_files)
         self.gradebook = Gradebook(self.out, list(rubric.points))
         self.run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
         self.results: dict[str, Graded] = {}
+        #: Entries recorded in this run: a second result for one (a task run twice) is ignored.
+        self._recorded: set[str] = set()
+        #: The most memory each worker's browser held with a page open, by worker.
+        self.browser_memory: dict[str, Memory] = {}
 
     def _student(self, entry: str) -> tuple[str, str]:
         student = self.roster.find(entry) if self.roster else None
@@ -371,8 +483,15 @@ class Batch:
                 todo.append(entry)
         return todo
 
-    def record(self, entry: Entry, done: Done) -> Graded:
-        """A finished grading as the gradebook keeps it."""
+    def record(self, entry: Entry, done: Done) -> Graded | None:
+        """A finished grading as the gradebook keeps it; None if this entry was already recorded in this run.
+
+        Execution on a cluster is at least once: the same submission may come
+        back twice, and the gradebook keeps one row per entry whatever happens.
+        """
+        if entry.name in self._recorded:
+            return None
+        self._recorded.add(entry.name)
         graded = Graded(
             entry.name,
             *self._student(entry.name),
@@ -384,12 +503,16 @@ class Batch:
             run=self.run_id,
             graded_at=datetime.now(UTC).isoformat(timespec="seconds"),
             duration_s=done.duration_s,
+            worker=done.worker,
+            attempt=done.attempt,
         )
         if done.value is not None:
             outcome: Outcome = done.value
             graded.report, graded.error, graded.hint = outcome.report, outcome.error, outcome.hint
             if outcome.report is not None:
                 graded.duration_s = outcome.report.duration_s
+            if outcome.browser_memory is not None:  # a worker's figure only grows: its latest is its largest
+                self.browser_memory[outcome.worker] = outcome.browser_memory
         elif done.overtime:  # grade() did not stop at its own limit: --resume tries it again
             graded.error, graded.internal = done.error, True
             graded.hint = (
@@ -402,24 +525,107 @@ class Batch:
         self.results[entry.name] = graded
         return graded
 
-    def write_outputs(self) -> list[Graded]:
-        """grades.csv and report.html from every result so far."""
-        from grader.batch import html_report
+    def missing(self) -> list[str]:
+        """Students the roster names who have no entry in the folder (in any shard)."""
+        if not self.roster:
+            return []
+        matched = {s.key for e in self.all_entries if (s := self.roster.find(e.name))}
+        return [s.name or s.key for s in self.roster.students if s.key not in matched]
 
+    def manifest(self) -> dict[str, object]:
+        """What ``webgrade merge`` needs to join this output with others: how it was graded, and what."""
+        return {
+            "webgrade": grader_version(),
+            "settings": self.settings,
+            "source": str(self.folder),
+            "shard": f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
+            "entries": [e.name for e in self.all_entries],
+            "graded": [e.name for e in self.entries],
+            "skipped": [list(pair) for pair in self.skipped],
+            "missing": self.missing(),
+            "check_order": list(self.rubric.points),
+        }
+
+    def write_outputs(self) -> list[Graded]:
+        """grades.csv, report.html and batch.json from every result so far."""
         final = sorted(self.results.values(), key=lambda g: g.entry)
-        self.gradebook.write_grades(final)
-        matched = {s.key for e in self.entries if self.roster and (s := self.roster.find(e.name))}
-        missing = [s.name or s.key for s in self.roster.students if s.key not in matched] if self.roster else []
-        page = html_report.render(
+        return write_outputs(
+            self.gradebook,
             final,
             order=list(self.rubric.points),
             source=str(self.folder),
-            generated=datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
             skipped=self.skipped,
-            missing=missing,
+            missing=self.missing(),
+            manifest=self.manifest(),
+            browser_memory=self.browser_memory,
         )
-        write_atomically(self.out / REPORT, page)
-        return final
+
+
+def write_outputs(
+    gradebook: Gradebook,
+    final: list[Graded],
+    *,
+    order: list[str],
+    source: str,
+    skipped: list[tuple[str, str]],
+    missing: list[str],
+    manifest: dict[str, object],
+    generated: str | None = None,
+    browser_memory: dict[str, Memory] | None = None,
+) -> list[Graded]:
+    """grades.csv, report.html and batch.json of ``final``: a batch's at its end, or ``webgrade merge``'s."""
+    from grader.batch import html_report
+
+    gradebook.write_grades(final)
+    page = html_report.render(
+        final,
+        order=order,
+        source=source,
+        generated=generated or datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        skipped=skipped,
+        missing=missing,
+        browser_memory=browser_memory,
+    )
+    write_atomically(gradebook.out / REPORT, page)
+    write_atomically(gradebook.out / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+    return final
+
+
+class Engine(Protocol):
+    """Where the gradings run: it grades the entries it is given and yields each as it finishes."""
+
+    #: Gradings at once, once :meth:`grade` has started.
+    jobs: int
+    #: Said in the summary: "" for this machine, else where.
+    where: str
+
+    def grade(self, batch: Batch, todo: list[Entry]) -> Iterator[tuple[Entry, Done]]: ...
+
+    def close(self) -> None:
+        """Stop what is still running (on Ctrl-C too); leave nothing behind."""
+
+
+class LocalEngine:
+    """This machine's warm pool (:class:`grader.batch.pool.Pool`)."""
+
+    where = ""
+
+    def __init__(self, jobs: int | None = None) -> None:
+        self.jobs = max(1, jobs or default_jobs())
+        self._pool: Pool | None = None
+
+    def grade(self, batch: Batch, todo: list[Entry]) -> Iterator[tuple[Entry, Done]]:
+        by_name = {e.name: e for e in todo}
+        self._pool = Pool(self.jobs, grade_entry, warm=warm_worker, preload=PRELOAD)
+        self.jobs = min(self.jobs, len(todo))
+        tasks = [(e.name, Job(e, batch.rubric, batch.options, os.getpid())) for e in todo]
+        for done in self._pool.run(tasks, batch.options.time_limit + BACKSTOP_S):
+            yield by_name[done.key], done
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+        _remove_scratch_left_by_workers()  # the pool is closed: its workers are all gone
 
 
 def run_batch(
@@ -432,32 +638,40 @@ def run_batch(
     roster: Roster | None = None,
     resume: bool = False,
     display: str = "quiet",
-    settings_files: list[Path | None] = (),
+    settings_files: Sequence[Path | None] = (),
+    shard: tuple[int, int] | None = None,
+    engine: Engine | None = None,
 ) -> Summary:
-    """Grade every entry of ``folder`` into ``out``; see the module's docstring."""
+    """Grade every entry of ``folder`` (or a ``shard`` of them) into ``out``, on ``engine`` (default: this machine)."""
     started = time.monotonic()
-    batch = Batch(folder, out, rubric=rubric, options=options, roster=roster, settings_files=settings_files)
-    batch.out.mkdir(parents=True, exist_ok=True)
-    todo = batch.plan(resume)
-    kept = len(batch.results)
-    by_name = {e.name: e for e in todo}
-    batch.gradebook.open(fresh=not resume)
-    jobs = max(1, jobs or default_jobs())
-    pool = Pool(jobs, grade_entry, warm=warm_worker, preload=PRELOAD)
+    engine = engine or LocalEngine(jobs)
+    try:
+        batch = Batch(
+            folder, out, rubric=rubric, options=options, roster=roster, settings_files=settings_files, shard=shard
+        )
+        batch.out.mkdir(parents=True, exist_ok=True)
+        todo = batch.plan(resume)
+        kept = len(batch.results)
+        batch.gradebook.open(fresh=not resume)
+    except BaseException:
+        engine.close()  # a cluster started for this batch (--scheduler local) stops with it
+        raise
     interrupted = False
     previous_handler = signal.signal(signal.SIGTERM, _terminate)
     try:
-        with Display(len(batch.entries), list(batch.results.values()), display) as progress, pool:
-            tasks = [(e.name, Job(e, rubric, options, os.getpid())) for e in todo]
-            for done in pool.run(tasks, options.time_limit + BACKSTOP_S):
-                graded = batch.record(by_name[done.key], done)
-                batch.gradebook.add(graded, list(batch.results.values()))
-                progress.add(graded)
+        with Display(len(batch.entries), list(batch.results.values()), display) as progress:
+            try:
+                for entry, done in engine.grade(batch, todo) if todo else ():
+                    graded = batch.record(entry, done)
+                    if graded is not None:
+                        batch.gradebook.add(graded, list(batch.results.values()))
+                        progress.add(graded)
+            finally:
+                engine.close()
     except KeyboardInterrupt:
         interrupted = True
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
-        _remove_scratch_left_by_workers()  # the pool is closed: its workers are all gone
         batch.gradebook.close()
         final = batch.write_outputs()
     counts = {"passed": 0, "failed": 0, "not_graded": 0}
@@ -471,6 +685,8 @@ def run_batch(
         batch.skipped,
         batch.out,
         time.monotonic() - started,
-        min(jobs, len(todo)),
+        engine.jobs if todo else 0,
         interrupted,
+        engine.where,
+        dict(batch.browser_memory),
     )

@@ -6,7 +6,14 @@ killed loses nothing it finished.  It is only ever appended to (``--resume``)
 or started anew, so a later line for the same entry replaces an earlier one
 (a regrade after the submission changed).  ``grades.csv`` is rebuilt from the
 results after each submission (atomically: a spreadsheet never sees half a
-file), and ``feedback/ENTRY.md`` is the scorecard the student would see.
+file), and ``feedback/ENTRY.md`` is the scorecard the student would see,
+with ``feedback/ENTRY.png`` beside it (and linked from it): the lesson's page as
+the browser check drew it.
+
+A gradebook of thousands of rows (a cluster's batch) would spend more time
+rewriting grades.csv than grading: past :data:`ALWAYS_REWRITE` rows it is
+rewritten at most once per ten times what the last rewrite took (results.jsonl
+still gets every result at once), and always at the end.
 """
 
 from __future__ import annotations
@@ -16,18 +23,23 @@ import io
 import json
 import os
 import re
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from grader.reports import markdown
-from grader.results import Report
+from grader.results import Report, points
 
 RESULTS = "results.jsonl"
 GRADES = "grades.csv"
 FEEDBACK = "feedback"
 REPORT = "report.html"
+
+#: Up to this many rows, grades.csv is rewritten after every submission; past it, see the module's docstring.
+ALWAYS_REWRITE = 2000
 
 #: grades.csv's first columns; one column per check id follows, with the points earned.
 COLUMNS = ("student", "id", "entry", "score", "max", "status", "duration", "error")
@@ -55,6 +67,11 @@ class Graded:
     graded_at: str = ""
     #: The grader failed (a worker crashed), not the submission: --resume grades it again.
     internal: bool = False
+    #: On a cluster: the Dask worker that graded it, and which start of its grading this was (1: the first).
+    worker: str = ""
+    attempt: int = 0
+    #: Path (relative to --out) of the picture of the page its browser check drew, beside its feedback; or "".
+    picture: str = ""
 
     @property
     def status(self) -> str:
@@ -97,6 +114,10 @@ class Graded:
         }
         if self.internal:
             data["internal"] = True
+        if self.worker:
+            data["worker"], data["attempt"] = self.worker, self.attempt
+        if self.picture:
+            data["picture"] = self.picture
         return data
 
     @classmethod
@@ -118,6 +139,9 @@ class Graded:
             run=data.get("run", ""),
             graded_at=data.get("graded_at", ""),
             internal=data.get("internal", False),
+            worker=data.get("worker", ""),
+            attempt=data.get("attempt", 0),
+            picture=data.get("picture", ""),
         )
 
 
@@ -158,24 +182,20 @@ def _cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def _points(value: float) -> str:
-    return f"{value:g}"
-
-
 def grades_csv(results: list[Graded], order: list[str]) -> str:
     columns = check_columns(results, order)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([*COLUMNS, *columns])
     for graded in sorted(results, key=lambda g: g.entry):
-        earned = {c.id: _points(c.score) for c in graded.report.checks} if graded.report else {}
+        earned = {c.id: points(c.score) for c in graded.report.checks} if graded.report else {}
         writer.writerow(
             [
                 _cell(graded.student),
                 _cell(graded.student_id),
                 _cell(graded.entry),
-                _points(graded.score),
-                _points(graded.max_score),
+                points(graded.score),
+                points(graded.max_score),
                 graded.status,
                 f"{graded.duration_s:.2f}",
                 _cell(" ".join(graded.reason.split())),
@@ -189,7 +209,10 @@ def feedback_markdown(graded: Graded) -> str:
     """The student's scorecard: hidden checks removed, exactly as ``webgrade check`` would show it."""
     title = f"webgrade: {graded.student or graded.entry}"
     if graded.report is not None:
-        return markdown.render(graded.report.for_student(), title=title)
+        card = markdown.render(graded.report.for_student(), title=title)
+        if graded.picture:  # beside this file, in the same folder
+            card += f"\n![The lesson's page, drawn in a real browser from your API]({Path(graded.picture).name})\n"
+        return card
     lines = [
         f"## {markdown.escape(title)}: 0/{graded.max_score:g} (not graded)",
         "",
@@ -210,10 +233,14 @@ def write_atomically(path: Path, text: str) -> None:
 class Gradebook:
     """The ``--out`` folder of one batch."""
 
-    def __init__(self, out: Path, check_order: list[str]) -> None:
+    def __init__(self, out: Path, check_order: list[str], clock: Callable[[], float] = time.monotonic) -> None:
         self.out = out
         self.check_order = check_order
         self._results_file: io.TextIOWrapper | None = None
+        self._clock = clock
+        #: When grades.csv may be rewritten next (a large gradebook), and how often it was.
+        self._grades_due = 0.0
+        self.grades_written = 0
 
     def previous(self) -> dict[str, Graded]:
         """The results an earlier run recorded, by entry (a torn last line, from a killed run, is ignored)."""
@@ -245,20 +272,47 @@ class Gradebook:
 
     def add(self, graded: Graded, results: list[Graded]) -> None:
         """Record one finished submission (durably), its feedback file, and the gradebook so far."""
+        self.append(graded)
+        if len(results) <= ALWAYS_REWRITE or self._clock() >= self._grades_due:
+            self.write_grades(results)
+
+    def append(self, graded: Graded) -> None:
+        """Record one submission (durably) and its feedback files, without rewriting grades.csv."""
         if graded.feedback:
+            (self.out / graded.feedback).parent.mkdir(parents=True, exist_ok=True)
+            self._write_picture(graded)
             write_atomically(self.out / graded.feedback, feedback_markdown(graded))
         assert self._results_file is not None
         self._results_file.write(json.dumps(graded.to_json(), ensure_ascii=False) + "\n")
         self._results_file.flush()
         os.fsync(self._results_file.fileno())
-        self.write_grades(results)
+
+    def _write_picture(self, graded: Graded) -> None:
+        """feedback/ENTRY.png: the page the student's browser check drew (as the student may see it: not when
+        that check is hidden); an older picture of this entry is removed when this grading drew none."""
+        picture = Path(graded.feedback).with_suffix(".png")
+        shot = graded.report.for_student().screenshot if graded.report else None
+        if shot:
+            tmp = self.out / picture.with_name(f".{picture.name}.{os.getpid()}.tmp")
+            tmp.write_bytes(shot)
+            os.replace(tmp, self.out / picture)
+            graded.picture = picture.as_posix()
+        else:
+            (self.out / picture).unlink(missing_ok=True)
+            graded.picture = ""
 
     def write_grades(self, results: list[Graded]) -> None:
         """grades.csv from ``results``; a submission with no report is given the batch's full marks."""
-        for graded in results:
-            if graded.report is None:
-                graded.full_marks = full_marks(results, graded.full_marks)
+        started = self._clock()
+        if any(g.report for g in results):
+            marks = full_marks(results, 0.0)  # once: per row, a large gradebook would take minutes
+            for graded in results:
+                if graded.report is None:
+                    graded.full_marks = marks
         write_atomically(self.out / GRADES, grades_csv(results, self.check_order))
+        self.grades_written += 1
+        took = self._clock() - started
+        self._grades_due = started + took + 10 * took
 
     def close(self) -> None:
         if self._results_file is not None:

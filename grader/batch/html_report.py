@@ -3,7 +3,10 @@
 What the class scored (a histogram), which check the class did not get
 (the pass rate of every check), the slowest and the ungraded submissions,
 and a link to every student's feedback.  No external assets: inline CSS and
-SVG, so the page opens from a USB stick or an LMS attachment.  Every piece of
+SVG, so the page opens from a USB stick or an LMS attachment; the one
+exception is the pictures of the lesson's page as each student's browser check
+drew it (feedback/ENTRY.png, beside each feedback file), which it links and
+shows as thumbnails, so the class's tables are seen at a glance.  Every piece of
 text that a student or their server wrote is escaped with ``html.escape``.
 """
 
@@ -12,10 +15,16 @@ from __future__ import annotations
 import html
 import statistics
 from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from grader.batch.gradebook import Graded, check_columns, full_marks
+from grader.results import points
+
+if TYPE_CHECKING:
+    from grader.check.browser import Memory
 
 #: Integer scores up to this many points get a bar each; above, ten bars of 10 %.
 MAX_BARS = 25
@@ -42,15 +51,14 @@ code { font-size: 13px; }
 svg text { font: 12px system-ui, sans-serif; fill: #59636e; }
 svg rect.bar { fill: #0969da; }
 .empty { color: #59636e; font-style: italic; }
+.pages { display: grid; grid-template-columns: repeat(auto-fill, minmax(220px, 1fr)); gap: 12px; }
+.pages figure { margin: 0; } .pages img { width: 100%; height: auto; border: 1px solid #d1d9e0; border-radius: 4px; }
+.pages figcaption { font-size: 13px; }
 """
 
 
 def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
-
-
-def _points(value: float) -> str:
-    return f"{value:g}"
 
 
 @dataclass
@@ -108,7 +116,7 @@ def _checks_table(results: list[Graded], order: list[str]) -> str:
         return '<p class="empty">No submission was graded, so no check has a pass rate.</p>'
     rows = []
     for check_id in check_columns(results, order):
-        seen = [c for g in graded for c in g.report.checks if c.id == check_id]
+        seen = [c for g in graded if g.report for c in g.report.checks if c.id == check_id]
         name = seen[0].name if seen else ""
         hidden = " <small>(hidden)</small>" if seen and seen[0].hidden else ""
         status = Counter(c.status for c in seen)
@@ -116,11 +124,11 @@ def _checks_table(results: list[Graded], order: list[str]) -> str:
         skipped = status["skipped"] and not (status["passed"] or status["failed"])
         ran = len(graded) - status["skipped"]
         rate = None if skipped or not ran else status["passed"] / ran
-        points = _points(max(c.max_score for c in seen)) if seen else ""
+        most = points(max(c.max_score for c in seen)) if seen else ""
         shown = f"{100 * rate:.0f}%" if rate is not None else "skipped"
         rows.append(
             f'<tr data-check="{_e(check_id)}"><td><code>{_e(check_id)}</code>{hidden}<br>{_e(name)}</td>'
-            f'<td class="num">{points}</td><td class="num passed">{status["passed"]}</td>'
+            f'<td class="num">{most}</td><td class="num passed">{status["passed"]}</td>'
             f'<td class="num failed">{status["failed"]}</td>'
             f'<td class="num not_graded">{status["not_graded"]}</td>'
             f'<td class="num pass-rate">{shown}</td>'
@@ -142,11 +150,11 @@ def _who(g: Graded) -> str:
     return link + (f" <small>{_e(g.entry)}</small>" if g.student else "")
 
 
-def _submission_rows(results: list[Graded], table_id: str, extra: str, cell) -> str:
+def _submission_rows(results: list[Graded], table_id: str, extra: str, cell: Callable[[Graded], str]) -> str:
     if not results:
         return f'<p class="empty" id="{table_id}">None.</p>'
     rows = "".join(
-        f'<tr><td>{_who(g)}</td><td class="num">{_points(g.score)}/{_points(g.max_score)}</td>'
+        f'<tr><td>{_who(g)}</td><td class="num">{points(g.score)}/{points(g.max_score)}</td>'
         f'<td class="{g.status}">{g.status.replace("_", " ")}</td>{cell(g)}</tr>'
         for g in results
     )
@@ -156,14 +164,51 @@ def _submission_rows(results: list[Graded], table_id: str, extra: str, cell) -> 
     )
 
 
+def _pages(results: list[Graded]) -> str:
+    """A thumbnail of each picture of the lesson's page, with who drew it and the browser check's outcome."""
+    figures = []
+    for g in results:
+        if not g.picture:
+            continue
+        table = next((c for c in g.report.checks if c.id == "browser.table"), None) if g.report else None
+        status = f' <span class="{_e(table.status)}">{_e(table.status.replace("_", " "))}</span>' if table else ""
+        link = _e(quote(g.picture))
+        figures.append(
+            f'<figure data-entry="{_e(g.entry)}"><a href="{link}"><img src="{link}" loading="lazy" width="800" '
+            f'height="600" alt="the lesson\'s page for {_e(g.student or g.entry)}"></a>'
+            f"<figcaption>{_who(g)}{status}</figcaption></figure>"
+        )
+    return f'<div class="pages" id="pages">{"".join(figures)}</div>'
+
+
+def _memory(browser_memory: Mapping[str, Memory]) -> str:
+    """Each worker's browser at its largest with a page open: proportional memory, and the plain sum of RSS."""
+    mb = 2**20
+    rows = "".join(
+        f"<tr><td>{_e(worker)}</td>"
+        f'<td class="num">{f"{m.pss / mb:.0f} MB" if m.pss is not None else "–"}</td>'
+        f'<td class="num">{m.rss / mb:.0f} MB</td><td class="num">{m.processes}</td></tr>'
+        for worker, m in sorted(browser_memory.items())
+    )
+    return (
+        '<table id="browser-memory"><thead><tr><th>worker</th><th class="num">Chromium (PSS)</th>'
+        '<th class="num">RSS, summed</th><th class="num">processes</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table>"
+        '<p class="meta">Each worker\'s Chromium (its browser process and every child), at its largest with a '
+        "page open. PSS divides the pages its processes share among them; the sum of their RSS counts shared "
+        "pages once per process, so it overstates.</p>"
+    )
+
+
 def render(
     results: list[Graded],
     *,
     order: list[str],
     source: str,
     generated: str,
-    skipped: list[tuple[str, str]] = (),
-    missing: list[str] = (),
+    skipped: Sequence[tuple[str, str]] = (),
+    missing: Sequence[str] = (),
+    browser_memory: Mapping[str, Memory] | None = None,
 ) -> str:
     """The instructor's page for ``results`` (one Graded per submission)."""
     count = Counter(g.status for g in results)
@@ -176,8 +221,8 @@ def render(
         ("passed", count["passed"]),
         ("failed", count["failed"]),
         ("not graded", count["not_graded"]),
-        ("mean", f"{statistics.fmean(scores):.1f}/{_points(full)}" if scores else "–"),
-        ("median", f"{statistics.median(scores):g}/{_points(full)}" if scores else "–"),
+        ("mean", f"{statistics.fmean(scores):.1f}/{points(full)}" if scores else "–"),
+        ("median", f"{statistics.median(scores):g}/{points(full)}" if scores else "–"),
     ]
     by_entry = sorted(results, key=lambda g: g.entry)
     slowest = sorted(results, key=lambda g: -g.duration_s)[:SLOWEST]
@@ -204,9 +249,22 @@ def render(
         + "</section>",
         "<h2>Every submission</h2>",
         "<section>"
-        + _submission_rows(by_entry, "students", "<th>id</th>", lambda g: f"<td>{_e(g.student_id)}</td>")
+        + _submission_rows(
+            by_entry,
+            "students",
+            "<th>id</th><th>page</th>",
+            lambda g: (
+                f"<td>{_e(g.student_id)}</td><td>"
+                + (f'<a href="{_e(quote(g.picture))}">picture</a>' if g.picture else "")
+                + "</td>"
+            ),
+        )
         + "</section>",
     ]
+    if any(g.picture for g in by_entry):
+        body += ["<h2>The lesson's page, as each browser drew it</h2>", f"<section>{_pages(by_entry)}</section>"]
+    if browser_memory:
+        body += ["<h2>The browser's memory</h2>", f"<section>{_memory(browser_memory)}</section>"]
     if skipped:
         items = "".join(f"<li><code>{_e(name)}</code>: {_e(why)}</li>" for name, why in skipped)
         body += ["<h2>Skipped entries</h2>", f'<section><ul id="skipped">{items}</ul></section>']

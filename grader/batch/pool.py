@@ -20,10 +20,17 @@ Stopping, whatever happens to the batch:
   pipe :func:`multiprocessing.parent_process` gives it, and stops the same way;
 * if unwinding takes too long, it exits anyway, and the kernel signals its
   servers' supervisors (``PR_SET_PDEATHSIG``), which stop their trees.
+
+Two ways to drive it: :meth:`Pool.run` grades a list known in advance (the
+local batch); :meth:`Pool.start` then :meth:`Pool.submit` serves tasks as
+they come, from any thread, with ``size`` workers kept warm (a Dask worker's
+pool: ``grader.batch.cluster``, where Dask only hands work to this pool, since
+Dask itself can neither time a task out nor stop a running one).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -33,6 +40,8 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from multiprocessing.context import ForkServerContext, SpawnContext
+from types import FrameType
 from typing import Any
 
 #: How long a worker may take to unwind a grading after SIGTERM before it is killed.
@@ -50,10 +59,26 @@ class Done:
     internal: bool = False
     overtime: bool = False
     duration_s: float = 0.0
+    #: Where it ran and which start of it this was, when a cluster says (``grader.batch.cluster``).
+    worker: str = ""
+    attempt: int = 0
 
 
 class PoolError(Exception):
     """The workers themselves cannot run (a worker died before it was ready): a fault of the grader."""
+
+
+class PoolClosed(Exception):
+    """The pool was closed before this task finished: it never ran, or was stopped; run it elsewhere."""
+
+
+@dataclass
+class _Task:
+    key: str
+    payload: Any
+    time_limit: float
+    #: Served tasks only (:meth:`Pool.submit`): where the caller waits for its :class:`Done`.
+    future: concurrent.futures.Future[Done] | None = None
 
 
 @dataclass
@@ -62,18 +87,23 @@ class _Worker:
     conn: multiprocessing.connection.Connection
     #: It has warmed up and said so: tasks go only to ready workers.
     ready: bool = False
-    key: str | None = None
+    task: _Task | None = None
     started: float = 0.0
     deadline: float = float("inf")
     #: When a retiring worker is killed if it has not exited yet.
     kill_at: float = field(default=float("inf"))
+
+    @property
+    def key(self) -> str | None:
+        return self.task.key if self.task is not None else None
 
 
 class Pool:
     """``size`` worker processes that run ``work(payload)``, after ``warm()`` once each.
 
     ``work`` and ``warm`` must be module-level functions (they are pickled);
-    ``preload`` names modules the fork server imports once for all workers.
+    ``preload`` names modules the fork server imports once for all workers;
+    ``spawn`` starts each worker afresh instead (no fork server).
     """
 
     def __init__(
@@ -83,9 +113,13 @@ class Pool:
         *,
         warm: Callable[[], None] | None = None,
         preload: tuple[str, ...] = (),
+        spawn: bool = False,
     ) -> None:
-        methods = multiprocessing.get_all_start_methods()
-        self._ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        self._ctx: ForkServerContext | SpawnContext
+        if "forkserver" in multiprocessing.get_all_start_methods() and not spawn:
+            self._ctx = multiprocessing.get_context("forkserver")
+        else:  # spawn needs no socket in a temporary folder, so a process killed with SIGKILL leaves none
+            self._ctx = multiprocessing.get_context("spawn")
         if preload and self._ctx.get_start_method() == "forkserver":
             self._ctx.set_forkserver_preload(list(preload))
         self.size = max(1, size)
@@ -94,6 +128,16 @@ class Pool:
         self._retiring: list[_Worker] = []
         #: Process ids of every worker started, for the tests that prove nothing is left behind.
         self.pids: list[int] = []
+        # Served mode (start/submit): the queue the caller's threads fill, and how they wake the pool's thread.
+        self._todo: deque[_Task] = deque()
+        self._lock = threading.Lock()
+        self._serving = False
+        self._closing = False
+        self._broken: PoolError | None = None
+        self._cancel: set[str] = set()
+        self._wake_r, self._wake_w = -1, -1
+        self._thread: threading.Thread | None = None
+        self._all_ready = threading.Event()
 
     def _spawn(self) -> _Worker:
         ours, theirs = self._ctx.Pipe()
@@ -102,6 +146,7 @@ class Pool:
         )
         process.start()
         theirs.close()
+        assert process.pid is not None  # started
         self.pids.append(process.pid)
         return _Worker(process, ours)
 
@@ -111,82 +156,193 @@ class Pool:
         The clock of a task starts when a ready worker takes it, so a worker's
         own start-up never counts against a submission.
         """
-        todo = deque(tasks)
+        todo = deque(_Task(key, payload, time_limit) for key, payload in tasks)
         self._workers = [self._spawn() for _ in range(min(self.size, len(todo)))]
-        while todo or any(w.key is not None for w in self._workers):
-            self._dispatch(todo, time_limit)
-            listening = [w for w in self._workers if w.key is not None or not w.ready]
-            deadlines = [w.deadline for w in self._workers if w.key is not None]
-            wait_s = max(0.0, min([*deadlines, time.monotonic() + 0.5]) - time.monotonic())
-            ready = set(
-                multiprocessing.connection.wait(
-                    [w.conn for w in listening] + [w.process.sentinel for w in self._workers], timeout=wait_s
-                )
-            )
-            finished: list[Done] = []
-            for worker in list(self._workers):
-                took = time.monotonic() - worker.started
-                if worker.conn in ready:
-                    try:
-                        kind, key, value = worker.conn.recv()
-                    except (EOFError, OSError):
-                        pass  # it died: seen by its sentinel below
-                    else:
-                        if kind == "ready":
-                            worker.ready = True
-                        else:
-                            ok = kind == "ok"
-                            finished.append(
-                                Done(key, value if ok else None, "" if ok else value, not ok, duration_s=took)
-                            )
-                            worker.key = None
-                        continue
-                if worker.process.sentinel in ready:
-                    worker.process.join()
-                    if not worker.ready:
-                        raise PoolError(f"a worker process could not start (exit code {worker.process.exitcode})")
-                    if worker.key is not None:
+        while todo or any(w.task is not None for w in self._workers):
+            for _, done in self._step(todo):
+                yield done
+
+    # --- served: tasks submitted one by one, from any thread ---
+
+    def start(self, ready_within: float | None = None) -> Pool:
+        """Start ``size`` workers and a thread that serves :meth:`submit`; wait for the workers to be ready.
+
+        Raises :class:`PoolError` if a worker cannot start, or ``TimeoutError``
+        if they are not all ready within ``ready_within`` seconds.
+        """
+        self._serving = True
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        self._workers = [self._spawn() for _ in range(self.size)]
+        self._thread = threading.Thread(target=self._serve_forever, name="webgrade-pool", daemon=True)
+        self._thread.start()
+        if not self._all_ready.wait(ready_within):
+            raise TimeoutError(f"the grader's {self.size} worker processes were not ready within {ready_within:g} s")
+        if self._broken is not None:
+            raise self._broken
+        return self
+
+    def submit(self, key: str, payload: Any, time_limit: float) -> concurrent.futures.Future[Done]:
+        """Queue one task; its future gets the :class:`Done`, or :class:`PoolClosed` / :class:`PoolError`."""
+        future: concurrent.futures.Future[Done] = concurrent.futures.Future()
+        with self._lock:
+            if self._broken is not None:
+                future.set_exception(self._broken)
+            elif self._closing or not self._serving:
+                future.set_exception(PoolClosed("the pool is not serving"))
+            else:
+                self._todo.append(_Task(key, payload, time_limit, future))
+        self._wake()
+        return future
+
+    def cancel(self, key: str) -> None:
+        """Give up on a submitted task: dropped if it waits, its worker stopped and replaced if it runs."""
+        with self._lock:
+            self._cancel.add(key)
+        self._wake()
+
+    def _wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:  # not serving, or closed meanwhile: nothing to wake
+            pass
+
+    def _serve_forever(self) -> None:
+        """The pool's own thread: the only one that touches the workers."""
+        try:
+            while not self._closing:
+                for task, done in self._step(self._todo):
+                    if task.future is not None:
+                        task.future.set_result(done)
+                self._cancel_requested()
+                if not self._all_ready.is_set() and all(w.ready for w in self._workers):
+                    self._all_ready.set()
+        except PoolError as error:
+            with self._lock:
+                self._broken = error
+            self._all_ready.set()
+            self._fail_waiting(error)
+
+    def _cancel_requested(self) -> None:
+        with self._lock:
+            keys, self._cancel = self._cancel, set()
+            dropped = [t for t in self._todo if t.key in keys]
+            for task in dropped:
+                self._todo.remove(task)
+        for task in dropped:
+            if task.future is not None:
+                task.future.set_exception(PoolClosed("cancelled before it ran"))
+        for worker in list(self._workers):
+            if worker.task is not None and worker.task.key in keys:
+                task = worker.task
+                self._retire(worker)
+                self._replace(worker, self._todo)
+                if task.future is not None:
+                    task.future.set_exception(PoolClosed("cancelled while it ran"))
+
+    def _fail_waiting(self, error: Exception) -> None:
+        """Every task not finished gets ``error``: those queued, and those on a worker."""
+        with self._lock:
+            waiting, self._todo = list(self._todo), deque()
+        waiting += [w.task for w in self._workers if w.task is not None]
+        for task in waiting:
+            if task.future is not None and not task.future.done():
+                task.future.set_exception(error)
+
+    # --- one turn of the loop, shared by run() and the served mode ---
+
+    def _step(self, todo: deque[_Task]) -> list[tuple[_Task, Done]]:
+        """Dispatch what can be, wait for a message, a death or a deadline, and return the tasks finished."""
+        self._dispatch(todo)
+        listening = [w for w in self._workers if w.task is not None or not w.ready]
+        deadlines = [w.deadline for w in self._workers if w.task is not None]
+        wait_s = max(0.0, min([*deadlines, time.monotonic() + 0.5]) - time.monotonic())
+        watched: list[Any] = [w.conn for w in listening] + [w.process.sentinel for w in self._workers]
+        if self._wake_r >= 0:
+            watched.append(self._wake_r)
+        ready = set(multiprocessing.connection.wait(watched, timeout=wait_s))
+        if self._wake_r in ready:
+            try:
+                while os.read(self._wake_r, 4096):
+                    pass
+            except BlockingIOError:
+                pass
+        finished: list[tuple[_Task, Done]] = []
+        for worker in list(self._workers):
+            task = worker.task
+            took = time.monotonic() - worker.started
+            if worker.conn in ready:
+                try:
+                    kind, key, value = worker.conn.recv()
+                except (EOFError, OSError):
+                    pass  # it died: seen by its sentinel below
+                else:
+                    if kind == "ready":
+                        worker.ready = True
+                    elif task is not None:
+                        ok = kind == "ok"
                         finished.append(
+                            (task, Done(key, value if ok else None, "" if ok else value, not ok, duration_s=took))
+                        )
+                        worker.task = None
+                    continue
+            if worker.process.sentinel in ready:
+                worker.process.join()
+                if not worker.ready:
+                    raise PoolError(f"a worker process could not start (exit code {worker.process.exitcode})")
+                if task is not None:
+                    finished.append(
+                        (
+                            task,
                             Done(
-                                worker.key,
+                                task.key,
                                 error=f"the grader's worker process stopped unexpectedly "
                                 f"(exit code {worker.process.exitcode})",
                                 internal=True,
                                 duration_s=took,
-                            )
-                        )
-                    self._replace(worker, todo)
-                elif worker.key is not None and time.monotonic() >= worker.deadline:
-                    finished.append(
-                        Done(
-                            worker.key,
-                            error=f"grading took longer than the time limit of {time_limit:g} s",
-                            overtime=True,
-                            duration_s=took,
+                            ),
                         )
                     )
-                    self._retire(worker)
-                    self._replace(worker, todo)
-            self._reap()
-            yield from finished
+                self._replace(worker, todo)
+            elif task is not None and time.monotonic() >= worker.deadline:
+                finished.append(
+                    (
+                        task,
+                        Done(
+                            task.key,
+                            error=f"grading took longer than the time limit of {task.time_limit:g} s",
+                            overtime=True,
+                            duration_s=took,
+                        ),
+                    )
+                )
+                self._retire(worker)
+                self._replace(worker, todo)
+        self._reap()
+        return finished
 
-    def _dispatch(self, todo: deque, time_limit: float) -> None:
+    def _dispatch(self, todo: deque[_Task]) -> None:
         """Send a task to every worker that is ready and idle."""
         for worker in self._workers:
-            if worker.key is not None or not worker.ready or not todo:
+            if worker.task is not None or not worker.ready:
                 continue
-            key, payload = todo.popleft()
+            with self._lock:
+                if not todo:
+                    return
+                task = todo.popleft()
             try:
-                worker.conn.send((key, payload))
+                worker.conn.send((task.key, task.payload))
             except OSError:  # it died while idle: its sentinel says so next
-                todo.appendleft((key, payload))
+                with self._lock:
+                    todo.appendleft(task)
                 continue
-            worker.key, worker.started = key, time.monotonic()
-            worker.deadline = worker.started + time_limit
+            worker.task, worker.started = task, time.monotonic()
+            worker.deadline = worker.started + task.time_limit
 
-    def _replace(self, worker: _Worker, todo: deque) -> None:
+    def _replace(self, worker: _Worker, todo: deque[_Task]) -> None:
+        """A worker is gone: start another if there is work for it (always, when serving: kept warm)."""
         self._workers.remove(worker)
-        if todo:
+        if self._serving or todo:
             self._workers.append(self._spawn())
 
     def _retire(self, worker: _Worker) -> None:
@@ -210,9 +366,19 @@ class Pool:
                 self._retiring.remove(worker)
 
     def close(self) -> None:
-        """Stop every worker: idle ones at once, busy ones after unwinding their grading; wait for all."""
+        """Stop every worker: idle ones at once, busy ones after unwinding their grading; wait for all.
+
+        When serving, every task not finished gets :class:`PoolClosed` first.
+        """
+        if self._serving:
+            with self._lock:
+                self._closing = True
+            self._wake()
+            if self._thread is not None:
+                self._thread.join()
+            self._fail_waiting(PoolClosed("the pool was closed"))
         for worker in self._workers:
-            if worker.key is None:
+            if worker.task is None:
                 try:
                     worker.conn.send(None)
                 except OSError:
@@ -229,11 +395,15 @@ class Pool:
             self._reap()
             if self._retiring:
                 time.sleep(0.01)
+        if self._wake_r >= 0:
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+            self._wake_r = self._wake_w = -1
 
     def __enter__(self) -> Pool:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
@@ -242,7 +412,7 @@ class Pool:
 _stopping = threading.Event()
 
 
-def _on_sigterm(signum, frame) -> None:
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     """Unwind the grading in progress (its ``finally`` stops the server), once."""
     if not _stopping.is_set():
         _stopping.set()

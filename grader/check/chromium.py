@@ -28,6 +28,36 @@ PATHS = (
 )
 NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
+#: The features Playwright (1.65) turns off with its own --disable-features.  Chromium reads only
+#: the last --disable-features it is given, and ours comes after Playwright's, so ours must repeat
+#: them; tests/test_browser.py reads a launched Chromium's command line and fails when a newer
+#: Playwright turns off a feature that is missing here.
+PLAYWRIGHT_DISABLED_FEATURES = (
+    "AvoidUnnecessaryBeforeUnloadCheckSync",
+    "DestroyProfileOnBrowserClose",
+    "HttpsUpgrades",
+    "HttpsFirstBalancedModeAutoEnable",
+    "LensOverlay",
+    "MediaRouter",
+    "PaintHolding",
+    "ThirdPartyStoragePartitioning",
+    "AvoidCorsURLLoaderRestartOnRedirect",
+    "TcpPortRandomizationWin",
+    "OptimizationHints",
+    "NetworkTimeServiceQuerying",
+    "AimEnabled",
+    "PreconnectToSearch",
+    "msForceBrowserSignIn",
+    "msEdgeUpdateLaunchServicesPreferredVersion",
+)
+
+#: Chrome's Local Network Access checks (Chrome 142+), off.  The browser answers the lesson's page
+#: itself (``grader.check.browser``), so the page has no network address, and Chromium would count it
+#: as public and block its fetch to 127.0.0.1.  The browser check only loads pages whose origin is on
+#: this computer (loopback), and a real loopback page fetching a loopback server meets no such check,
+#: so turning them off changes nothing a real browser would do there.
+LOCAL_NETWORK_ACCESS = "LocalNetworkAccessChecks"
+
 #: Flags for a quiet, headless, offline-minded browser on a shared machine.
 #: --no-sandbox: Chromium refuses to run as root with its sandbox, and the
 #: sandbox needs user namespaces that containers and some CI runners deny; the
@@ -42,6 +72,7 @@ FLAGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--disable-features=" + ",".join((*PLAYWRIGHT_DISABLED_FEATURES, LOCAL_NETWORK_ACCESS)),
 )
 
 

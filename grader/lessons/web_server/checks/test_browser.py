@@ -1,4 +1,4 @@
-"""The lesson's page in a real browser: served from the page's origin, loaded in headless Chromium.
+"""The lesson's page in a real browser: loaded from the page's origin in headless Chromium.
 
 The cors.* checks predict from headers; this one proves it, and explains a
 failure from what Chromium itself reported (its CORS error, the failed
@@ -14,16 +14,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import pytest
 
-from grader import Failure
+from grader import Failure, NotGraded
+from grader.check.cors import plain_words
 from grader.lessons.web_server import LESSON
+from grader.lessons.web_server.people import WORDS
 
 if TYPE_CHECKING:
     from grader.check.browser import Browser, Visit
     from grader.check.client import Reply
+    from grader.check.cors import Verdict
     from grader.grade import Grading
     from grader.rubric import Rubric
     from grader.run.server import Server
@@ -133,8 +135,31 @@ def _row(cells: Sequence[str | None]) -> str:
     return " | ".join("(missing)" if c is None else repr(c) for c in cells)
 
 
-def _explain(visit: Visit, origin: str, path: str, records: Any) -> Failure | None:
-    """Why the table is not drawn, from what the browser reported; None when it is drawn right."""
+def _record(index: int, records: Any) -> str:
+    """'record 1 (John Doe)': numbered from 0 and named as api.schema's messages name it."""
+    record = records[index] if isinstance(records, list) and 0 <= index < len(records) else None
+    names = [str(record[k]) for k in WORDS.name_keys if isinstance(record, dict) and isinstance(record.get(k), str)]
+    return f"record {index}" + (f" ({' '.join(names)})" if names else "")
+
+
+def _same_cause(error: str | None, cors: Verdict | None) -> str | None:
+    """The cors.* check that already explains why the browser blocked the request, if one failed for it."""
+    if cors is None or cors.ok:
+        return None
+    if error is not None and not error.startswith("Preflight") and cors.at("response"):
+        return "cors.response"
+    return "cors.preflight" if cors.at("preflight") else "cors.response"
+
+
+def _explain(
+    visit: Visit, origin: str, path: str, records: Any, cors: Verdict | None = None, explained: set[str] | None = None
+) -> Failure | None:
+    """Why the table is not drawn, from what the browser reported; None when it is drawn right.
+
+    A request blocked for the reason a cors.* check already gave says "because
+    of" that check rather than repeating its hint.  A problem of the grading
+    machine (the page did not open) is not the student's: :class:`NotGraded`.
+    """
     if visit.drew_table:
         return None
     count = len(visit.expected) if visit.expected is not None else None
@@ -142,10 +167,10 @@ def _explain(visit: Visit, origin: str, path: str, records: Any) -> Failure | No
     expected = f"expected the lesson's page on {origin} to draw {rows} from GET {path}"
     detail = visit.report()
     if visit.page_error:
-        return Failure(
-            f"expected the browser to open the lesson's page at {visit.page_url}, saw: {visit.page_error}",
-            "this is the grader's side: run again, and show this message to your instructor if it stays",
-            detail,
+        raise NotGraded(
+            "not graded: the grading machine's browser could not open the lesson's page (not a problem of your code)",
+            "",
+            f"{visit.page_url}: {visit.page_error}\n{detail}",
         )
     blocked = visit.cors_failure()
     if blocked is not None or (visit.fetch == "failed" and _policy_text(visit.console)):
@@ -154,7 +179,11 @@ def _explain(visit: Visit, origin: str, path: str, records: Any) -> Failure | No
             why, hint = _blocked(blocked.cors_error or "", blocked.cors_parameter, origin, preflight)
         else:
             why, hint = f"of CORS: {_policy_text(visit.console)}", f"use the lesson's setup: `{_SETUP}`"
-        return Failure(f"{expected}, saw none: the browser blocked the request because {why}", hint, detail)
+        same = _same_cause(blocked.cors_error if blocked is not None else None, cors)
+        if same is not None:
+            hint = f"because of {same}: the change that fixes it fixes this too"
+        message = f"{expected}, saw none: the browser blocked the request because {why}"
+        return Failure(plain_words(message, explained if explained is not None else set()), hint, detail)
     if visit.fetch == "failed":
         error = next((f.error for f in visit.failed), "") or "no reason given"
         return Failure(
@@ -182,18 +211,19 @@ def _explain(visit: Visit, origin: str, path: str, records: Any) -> Failure | No
             "the route's function never returns: look for a loop or a wait in it",
             detail,
         )
-    for number, cells in enumerate(visit.expected or (), start=1):
+    for index, cells in enumerate(visit.expected or ()):
         if cells is None:
             return Failure(
-                f"{expected}, saw record {number}, which is not a dictionary",
+                f"{expected}, saw {_record(index, records)}, which is not a dictionary",
                 "make every record a dictionary, like the lesson's InfoDb.append({...})",
                 detail,
             )
         for key, cell in zip(_KEYS, cells, strict=False):
             if cell is None:
-                drawn = visit.rows[number - 1][_KEYS.index(key)] if len(visit.rows) >= number else "nothing"
+                drawn = visit.rows[index][_KEYS.index(key)] if len(visit.rows) > index else "nothing"
                 return Failure(
-                    f"{expected}, saw row {number} show {drawn!r} for {key}: record {number} has no {key}",
+                    f"{expected}, saw the row of {_record(index, records)} show {drawn!r} for {key}: "
+                    f"record {index} has no {key}",
                     f"give every record a {key} key, spelled exactly so: the page reads row.{key}",
                     detail,
                 )
@@ -203,11 +233,11 @@ def _explain(visit: Visit, origin: str, path: str, records: Any) -> Failure | No
             "return the same records every time: the browser's answer differed from the grader's",
             detail,
         )
-    for number, (seen, cells) in enumerate(zip(visit.rows, visit.expected or (), strict=False), start=1):
+    for index, (seen, cells) in enumerate(zip(visit.rows, visit.expected or (), strict=False)):
         assert cells is not None  # a record that is not a dictionary was reported above
         if seen != cells:
             return Failure(
-                f"{expected}, saw row {number} show {_row(seen)} instead of {_row(cells)}",
+                f"{expected}, saw the row of {_record(index, records)} show {_row(seen)} instead of {_row(cells)}",
                 "return the same records every time: the browser's answer differed from the grader's",
                 detail,
             )
@@ -222,17 +252,14 @@ def test_page_draws_the_table(
     api: Reply,
     browser: Browser,
     warn: Callable[[str], None],
+    cors: Verdict,
+    explained: set[str],
 ) -> None:
     """the lesson's page, in a real browser, draws one row per record"""
-    # Imported when the check runs: the page module loads http.server, which only this check needs.
-    from grader.check.browser import BrowserUnavailable
+    # Imported when the check runs: only this check needs them.
+    from grader.check.browser import BrowserUnavailable, on_this_computer
     from grader.check.chromium import in_ci, install_command, not_found_reason
-    from grader.lessons.web_server.page import (
-        OriginUnavailable,
-        address_space,
-        load_lesson_page,
-        local_network_warning,
-    )
+    from grader.lessons.web_server.page import OriginUnavailable, load_lesson_page, local_network_warning
 
     origin = rubric.origin  # the page is served from the first origin when a rubric lists several
     for each in rubric.origins:
@@ -250,10 +277,10 @@ def test_page_draws_the_table(
                 f"install one: {install_command()}",
             )
         pytest.skip(f"not run: no browser installed ({not_found_reason()}); install one with: {install_command()}")
-    if address_space(urlsplit(origin).hostname or "") != "loopback":
+    if not on_this_computer(origin):
         pytest.skip(
-            f"the page's origin {origin} is not on this computer, so the grader cannot serve the page "
-            "there; the cors.* checks judge your headers for it"
+            f"the page's origin {origin} is not on this computer, so the grader cannot load the page "
+            "there as a browser would; the cors.* checks judge your headers for it"
         )
 
     records = api.json()
@@ -264,9 +291,14 @@ def test_page_draws_the_table(
     except OriginUnavailable as error:
         raise Failure(error.message, error.hint) from None
     except BrowserUnavailable as error:
-        if required:
-            raise Failure(error.message, error.hint) from None
-        pytest.skip(f"{error.message}; {error.hint}")
-    failure = _explain(visit, origin, rubric.api_path, records)
+        # The grading machine's problem, not the student's: not graded (the maximum stays), the details for -v.
+        raise NotGraded(
+            "not graded: the grading machine's browser did not start (not a problem of your code)",
+            "",
+            f"{error.message}; {error.hint}",
+        ) from None
+    if visit.screenshot:
+        grading.screenshots["browser.table"] = visit.screenshot  # the page as drawn, for the outputs that show it
+    failure = _explain(visit, origin, rubric.api_path, records, cors, explained)
     if failure is not None:
         raise failure
