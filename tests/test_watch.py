@@ -302,4 +302,4 @@ def test_one_browser_serves_every_run(tmp_path: Path) -> None:
             assert run.report is not None
             assert {c.id: c.status for c in run.report.checks}["browser.table"] == "passed"
         assert watcher.browser is not None and watcher.browser.launches == 1
-    assert not processes_of(os.getpid())
+    assert not wait_gone(os.getpid()), "Chromium is closed in the background, and must be gone soon after"
