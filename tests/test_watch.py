@@ -25,7 +25,7 @@ import pytest
 
 from grader.results import CheckResult, Report, Status
 from grader.watch import CLEAR, Watcher, changes, snapshot
-from tests.conftest import ROOT, WEBGRADE, processes_of, wait_gone
+from tests.conftest import ROOT, WEBGRADE, wait_gone
 from tests.test_notebook_magic import hanging_request
 
 REFERENCE = ROOT / "reference_server"
