@@ -12,13 +12,18 @@ engine adds per batch and per submission (sending each submission as bytes,
 the scheduler's round trips, counting attempts), the cost that one machine
 can show.  Also, for the record, `--scheduler local`, which starts (and
 stops) its own cluster in every run.  Runs are interleaved so machine noise
-hits all alike; prints medians and the ratio cluster/local (target from
-issue 15: <= 1.2).  The browser check is off, as in benchmarks/batch.py.
+hits all alike; prints each run (with the gradings' own summed time, which
+shows what the machine's load did to them), medians, and the ratio
+cluster/local, of the medians and run by run (target from issue 15: <= 1.2).
+The browser check is off, as in benchmarks/batch.py.  Everything runs a copy
+of the grader taken at the start (see :func:`freeze`).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -64,6 +69,12 @@ def batch(cwd: Path, folder: Path, out: Path, jobs: int, sandbox: str, *extra: s
     return time.perf_counter() - started
 
 
+def grading_time(out: Path) -> float:
+    """The gradings' own time, summed (each report's duration): what the machine's load did to the gradings."""
+    lines = (out / "results.jsonl").read_text(encoding="utf-8").splitlines()
+    return sum(json.loads(line)["duration_s"] for line in lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=40, help="submissions in the class")
@@ -72,9 +83,14 @@ def main() -> None:
     parser.add_argument("--sandbox", default="auto", choices=["auto", "none"])
     args = parser.parse_args()
     times: dict[str, list[float]] = {"local": [], "cluster": [], "local-cluster": []}
+    graded: dict[str, list[float]] = {key: [] for key in times}
+    local = ("--scheduler", "local")
     with tempfile.TemporaryDirectory() as tmp:
         frozen = freeze(Path(tmp, "frozen"))
         sys.path.insert(0, str(frozen))
+        # Dask's workspace (and everything else) in ours, removed with it.
+        os.environ["TMPDIR"] = tempfile.tempdir = str(Path(tmp, "t"))
+        Path(tmp, "t").mkdir()
         from grader.batch import default_jobs
         from grader.batch.cluster import local_cluster
 
@@ -87,19 +103,27 @@ def main() -> None:
             address = cluster.scheduler_address
             batch(frozen, folder, out, jobs, args.sandbox)  # warm the file cache (and bytecode) once
             batch(frozen, folder, out, jobs, args.sandbox, "--scheduler", address)
-            for _ in range(args.runs):
-                times["local"].append(batch(frozen, folder, out, jobs, args.sandbox))
-                times["cluster"].append(batch(frozen, folder, out, jobs, args.sandbox, "--scheduler", address))
-                times["local-cluster"].append(batch(frozen, folder, out, jobs, args.sandbox, "--scheduler", "local"))
-    local, cluster_s, started = (statistics.median(times[k]) for k in ("local", "cluster", "local-cluster"))
+            for run in range(args.runs):
+                for key, extra in (("local", ()), ("cluster", ("--scheduler", address)), ("local-cluster", local)):
+                    times[key].append(batch(frozen, folder, out, jobs, args.sandbox, *extra))
+                    graded[key].append(grading_time(out))
+                print(
+                    f"run {run + 1}: "
+                    + ", ".join(f"{k} {times[k][-1]:.2f} s (gradings {graded[k][-1]:.1f} s)" for k in times),
+                    flush=True,
+                )
+    local_s, cluster_s, started = (statistics.median(times[k]) for k in ("local", "cluster", "local-cluster"))
     n = args.n
     print(f"submissions                          {n} (half correct, half broken), -j {jobs}, sandbox {args.sandbox}")
     print(f"runs                                 {args.runs}, interleaved; medians")
-    print(f"local pool      webgrade batch       {local:.2f} s  ({n / local:.1f} per second)")
+    print(f"local pool      webgrade batch       {local_s:.2f} s  ({n / local_s:.1f} per second)")
     print(f"Dask cluster    --scheduler tcp://   {cluster_s:.2f} s  ({n / cluster_s:.1f} per second)")
     print(f"                --scheduler local    {started:.2f} s  (starts its own cluster each run)")
-    print(f"ratio cluster/local                  {cluster_s / local:.2f}  (target <= 1.2)")
-    print(f"                --scheduler local    {started / local:.2f}")
+    paired = [c / lo for c, lo in zip(times["cluster"], times["local"], strict=True)]
+    print(f"ratio cluster/local                  {cluster_s / local_s:.2f}  (target <= 1.2)")
+    each = ", ".join(f"{r:.2f}" for r in paired)
+    print(f"  run by run (same load)             {each}; median {statistics.median(paired):.2f}")
+    print(f"                --scheduler local    {started / local_s:.2f}")
 
 
 if __name__ == "__main__":
