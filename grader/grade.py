@@ -111,7 +111,7 @@ def _own_browser() -> Browser | None:
     """A browser for this grading alone (none was given), when one is installed."""
     from grader.check.browser import Browser
 
-    browser = Browser(one_visit=True)  # this grading's page only: no context made ahead for a next one
+    browser = Browser(prepare_next=False)  # this grading's page only: no context made for a next one
     return browser if browser.executable is not None else None
 
 

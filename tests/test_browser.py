@@ -31,6 +31,7 @@ from grader.check.browser import Browser, BrowserUnavailable
 from grader.check.chromium import (
     ENV_VAR,
     FLAGS,
+    IDLE_WORK_FEATURES,
     LOCAL_NETWORK_ACCESS,
     PLAYWRIGHT_DISABLED_FEATURES,
     find_chromium,
@@ -616,6 +617,17 @@ def test_the_server_sees_the_page_origin_byte_for_byte_and_a_real_preflight(brow
 
 
 @needs_chromium
+@pytest.mark.parametrize("target", ["location.href", "'/other'"])
+def test_only_the_page_itself_is_answered_by_the_browser(browser, origin, target):
+    """The page's own URL is answered once; anything else it asks of its origin (even that URL again)
+    goes to the network, where nothing listens: the browser answers nothing but the page."""
+    html = f"<script>fetch({target})</script>"
+    visit = browser.visit(origin + "/", html, "http://127.0.0.1:9/unused", None, lesson_page.TABLE, timeout=10)
+    assert visit.page_error is None
+    assert visit.fetch == "failed", visit.report()
+
+
+@needs_chromium
 def test_two_gradings_load_the_same_origin_at_once(browser, tmp_path, origin):
     """Two browsers load one origin's page together: each page's fetch reaches the server while the other
     is still waiting for its answer, so neither took turns; meanwhile the origin's port is free and no
@@ -698,6 +710,27 @@ def test_chromium_keeps_playwrights_features_off_and_local_network_access_checks
     missing = set().union(*lists[:-1]) - effective
     assert not missing, f"add to PLAYWRIGHT_DISABLED_FEATURES in grader/check/chromium.py: {sorted(missing)}"
     assert LOCAL_NETWORK_ACCESS in effective and set(PLAYWRIGHT_DISABLED_FEATURES) <= effective
+    assert set(IDLE_WORK_FEATURES) <= effective
+
+
+@needs_chromium
+def test_a_page_costs_one_renderer_and_no_browser_ui():
+    """Each page is in a fresh context: with FLAGS, Chromium starts one renderer for it, and neither the
+    address bar's WebUI popup (a renderer of about half a second of CPU per context) nor a spare renderer
+    that the next page, in another context, could never use.  Asked of Chromium itself, through DevTools."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=list(FLAGS), chromium_sandbox=False)
+        try:
+            chromium.new_context().new_page()
+            devtools = chromium.new_browser_cdp_session()
+            processes = [p["type"] for p in devtools.send("SystemInfo.getProcessInfo")["processInfo"]]
+            targets = devtools.send("Target.getTargets", {"filter": [{}]})["targetInfos"]
+        finally:
+            chromium.close()
+    assert processes.count("renderer") == 1, processes
+    assert not [t["url"] for t in targets if t["type"] == "browser_ui"]
 
 
 @needs_chromium
@@ -822,6 +855,31 @@ def test_a_launch_not_begun_is_never_begun_and_closing_does_not_wait(monkeypatch
         own.close()  # waits for the thread: it stops the driver it started
     assert own.launches == 0
     assert not [p for p in chromium_of(os.getpid()) if p.pid not in before]
+
+
+def test_a_browser_closed_before_its_thread_began_starts_no_driver(monkeypatch):
+    """The common case of a server that crashes at once: closed before the browser's thread got going,
+    it does not even start Playwright's driver."""
+    import playwright.sync_api
+
+    entered, go_on, drivers = threading.Event(), threading.Event(), []
+    running = Browser._running
+
+    def held(self, starting):  # the browser's thread, about to launch, waits here for the test
+        entered.set()
+        go_on.wait(60)
+        return running(self, starting)
+
+    monkeypatch.setattr(Browser, "_running", held)
+    monkeypatch.setattr(playwright.sync_api, "sync_playwright", lambda: drivers.append(1))
+    own = Browser(CHROMIUM or "/usr/bin/chromium").start()
+    try:
+        assert entered.wait(60)
+        own.close(wait=False)  # nothing is being launched: returns at once
+    finally:
+        go_on.set()
+        own.close()
+    assert drivers == [] and own.launches == 0
 
 
 def test_closing_waits_for_a_launch_under_way(tmp_path):

@@ -252,8 +252,9 @@ def warm_worker() -> None:
 
     grader.check.schema.load_schema(Rubric().schema_path)
     global _browser
-    # Launched by the first grading that needs it (as its server starts); it reports its memory.
-    _browser = Browser(track_memory=True)
+    # Launched by the first grading that needs it (as its server starts); it reports its memory.  No
+    # context is made ahead for the next page: the batch is bound by the CPU, and it would only add to it.
+    _browser = Browser(track_memory=True, prepare_next=False)
     multiprocessing.util.Finalize(None, _browser.close, exitpriority=10)  # run as the worker exits
 
 

@@ -165,8 +165,9 @@ class Visit:
     failed: list[FailedRequest] = field(default_factory=list)
     preflight: Seen | None = None
     response: Seen | None = None
-    #: A PNG of the page as the browser drew it (its 800x600 window), once the outcome was known;
-    #: None when the page did not load.  Taken on every visit: it costs a few tens of milliseconds.
+    #: A PNG of the page as the browser drew it (its 800x600 window, about 25 KB), once the outcome
+    #: was known; None when the page did not load.  Taken on every visit, for the outputs that show
+    #: it: tens of milliseconds of the visit (drawing the page is most of it).
     screenshot: bytes | None = field(default=None, repr=False)
 
     @property
@@ -296,7 +297,8 @@ def _evaluate(cdp: CDPSession, expression: str) -> Any:
 
 
 def _screenshot(cdp: CDPSession) -> bytes | None:
-    """A PNG of the page's window, straight from DevTools (Playwright's page.screenshot prepares more, and costs 4x)."""
+    """A PNG of the page's window, straight from DevTools (Playwright's page.screenshot prepares more, and costs 4x);
+    None if the page is gone."""
     from playwright.sync_api import Error as PlaywrightError
 
     try:
@@ -394,8 +396,9 @@ def _visit(tab: _Tab, page_url: str, html: str, api_url: str, records: Any, tabl
     outcome = _evaluate(
         cdp, _OUTCOME.replace("EXPECTED", table.expected).replace("ARGS", json.dumps([table.rows, is_list, records]))
     )
-    state = outcome["state"]
-    visit.fetch, visit.status, visit.errors = state["fetch"], state["status"], state["errors"]
+    state = outcome["state"] or {}  # gone only if the page's own script removed it: nothing was seen, then
+    visit.fetch, visit.status = state.get("fetch", "pending"), state.get("status")
+    visit.errors = state.get("errors", [])
     visit.rows, visit.expected = outcome["rows"], outcome["expected"]
     visit.screenshot = _screenshot(cdp)
     return visit
@@ -449,10 +452,12 @@ class Browser:
     it is None, :meth:`visit` raises :class:`BrowserUnavailable`.  With
     ``track_memory``, :attr:`memory` keeps the largest :class:`Memory` that
     Chromium's processes held while a page was open (a batch reports it).
-    Each visit gets a context made before it was asked for (at launch, and
-    after each visit); ``one_visit`` skips making one after the visit, for a
-    browser that serves a single grading.  Close it (or use it as a context
-    manager) to stop Chromium and Playwright's driver.
+    The first page's context is made as soon as Chromium is up (:meth:`start`);
+    with ``prepare_next`` (the default) the next one is made after each visit,
+    while nobody waits, so a visit costs only the page (a regrade on every
+    save).  A batch, bound by the CPU, gains nothing from it, and a single
+    grading has no next visit: they turn it off.  Close it (or use it as a
+    context manager) to stop Chromium and Playwright's driver.
     """
 
     def __init__(
@@ -461,12 +466,12 @@ class Browser:
         *,
         launch_timeout: float = LAUNCH_TIMEOUT_S,
         track_memory: bool = False,
-        one_visit: bool = False,
+        prepare_next: bool = True,
     ) -> None:
         self.executable = executable or find_chromium()
         self.launch_timeout = launch_timeout
         self.track_memory = track_memory
-        self.one_visit = one_visit
+        self.prepare_next = prepare_next
         self._jobs: queue.Queue[Job | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -506,6 +511,8 @@ class Browser:
     def visit(self, page_url: str, html: str, api_url: str, records: Any, table: Table, timeout: float = 10.0) -> Visit:
         """Load ``html`` as the page at ``page_url`` (a page fetching ``api_url``) and report what the browser did.
 
+        The browser answers ``page_url`` itself: no port is bound for it, so any
+        number of visits to one URL, from any number of Browsers, run at once.
         ``records`` are the API's records as the grader fetched them, from which
         ``table`` says what the page should draw.  Waits at most ``timeout`` seconds for it.
         """
@@ -524,7 +531,7 @@ class Browser:
                     if now is not None:
                         self.memory = now
                 _quietly(tab.context.close)
-                if not self.one_visit:
+                if self.prepare_next:
                     self._prepare(chromium)
 
             return visit, after

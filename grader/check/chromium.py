@@ -58,6 +58,21 @@ PLAYWRIGHT_DISABLED_FEATURES = (
 #: so turning them off changes nothing a real browser would do there.
 LOCAL_NETWORK_ACCESS = "LocalNetworkAccessChecks"
 
+#: Work Chromium does for a person at the browser, which a grader's pages never use, and which
+#: costs more CPU than the page itself (each page is in a fresh browser context):
+#: - Chromium 156 preloads the omnibox's WebUI popup (chrome://omnibox-popup.top-chrome/) for every
+#:   browser context, a renderer process costing about half a second of CPU per page;
+#: - a spare renderer process is started ahead for the next page, which, being in a new context,
+#:   can never use it.
+#: Neither is the web platform: the address bar's popup is the browser's own UI, and which process
+#: renders a page is invisible to it.
+IDLE_WORK_FEATURES = (
+    "WebUIOmniboxPopup",
+    "WebUIOmniboxAimPopup",
+    "WebUIOmniboxFullPopup",
+    "SpareRendererForSitePerProcess",
+)
+
 #: Flags for a quiet, headless, offline-minded browser on a shared machine.
 #: --no-sandbox: Chromium refuses to run as root with its sandbox, and the
 #: sandbox needs user namespaces that containers and some CI runners deny; the
@@ -72,7 +87,7 @@ FLAGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--disable-features=" + ",".join((*PLAYWRIGHT_DISABLED_FEATURES, LOCAL_NETWORK_ACCESS)),
+    "--disable-features=" + ",".join((*PLAYWRIGHT_DISABLED_FEATURES, LOCAL_NETWORK_ACCESS, *IDLE_WORK_FEATURES)),
 )
 
 
