@@ -53,6 +53,22 @@ class BatchRun:
     seen: dict[int, psutil.Process] = field(default_factory=dict)
     #: The command line of each process seen, as last read while it ran.
     cmdlines: dict[int, list[str]] = field(default_factory=dict)
+    #: The parent of each process seen.
+    parents: dict[int, int] = field(default_factory=dict)
+
+    def chromium_launches(self) -> list[int]:
+        """Chromium browser processes the batch launched (by Playwright's driver), not Chromium's helpers.
+
+        Chromium starts its helpers by forking itself, so a helper caught between its fork and its exec
+        has the browser's own command line: its parent, a Chromium, tells it apart.  The crash handler
+        (chrome_crashpad_handler) is told apart by its name.
+        """
+        chromium = {pid for pid, cmdline in self.cmdlines.items() if cmdline and "chrom" in Path(cmdline[0]).name}
+        return [
+            pid
+            for pid in chromium
+            if self.parents.get(pid) not in chromium and "crashpad" not in Path(self.cmdlines[pid][0]).name
+        ]
 
     def rows(self) -> dict[str, dict[str, str]]:
         text = (self.out / "grades.csv").read_text(encoding="utf-8")
@@ -113,6 +129,7 @@ def run_batch(
         root = psutil.Process(proc.pid)
         seen: dict[int, psutil.Process] = {}
         cmdlines: dict[int, list[str]] = {}
+        parents: dict[int, int] = {}
         deadline = time.monotonic() + timeout
         try:
             while proc.poll() is None:
@@ -120,6 +137,7 @@ def run_batch(
                     seen.setdefault(child.pid, child)
                     try:
                         cmdlines[child.pid] = child.cmdline()  # again: a process may exec after it is first seen
+                        parents.setdefault(child.pid, child.ppid())
                     except psutil.Error:
                         pass
                 if stop_when is not None and stop_when(out, seen):
@@ -135,7 +153,9 @@ def run_batch(
         time.sleep(0.05)
     assert not left, f"processes left behind: {left}"
     assert not _started_by(set(seen)), "a server of a worker is still running"
-    return BatchRun(proc.returncode, (logs / "stdout").read_text(), (logs / "stderr").read_text(), out, seen, cmdlines)
+    return BatchRun(
+        proc.returncode, (logs / "stdout").read_text(), (logs / "stderr").read_text(), out, seen, cmdlines, parents
+    )
 
 
 def git_repo(folder: Path, source: Path) -> str:
@@ -483,11 +503,6 @@ def test_a_worker_killed_mid_grading_leaves_nothing_in_the_temporary_directory(t
         shutil.rmtree(tmpdir, ignore_errors=True)
 
 
-@pytest.mark.xfail(
-    reason="issue 12, open: since the browser moved beside the server's start, a -j 1 batch was seen launching a "
-    "second Chromium on a loaded machine; to be found and fixed, not hidden (see the closing note)",
-    strict=False,
-)
 def test_a_worker_shares_one_browser_among_its_gradings(tmp_path):
     subs = tmp_path / "subs"
     subs.mkdir()
@@ -495,11 +510,7 @@ def test_a_worker_shares_one_browser_among_its_gradings(tmp_path):
         shutil.copytree(ROOT / "reference_server", subs / name)
     run = run_batch(subs, tmp_path / "out", "-j", "1", "--browser")
     assert [row["browser.table"] for row in run.rows().values()] == ["2", "2", "2"]
-    browsers = [
-        pid
-        for pid, cmdline in run.cmdlines.items()  # Chromium's own process, not its helpers
-        if cmdline and "chrom" in Path(cmdline[0]).name and not any(a.startswith("--type=") for a in cmdline)
-    ]
+    browsers = run.chromium_launches()
     assert len(browsers) == 1, [run.cmdlines[b] for b in browsers]
 
 
