@@ -26,7 +26,7 @@ import psutil
 import pytest
 from conftest import ROOT, SERVERS, WEBGRADE, run_webgrade, wait_for_no_webgrade_files
 
-from grader import batch
+from grader.batch import entries as batch_entries
 from grader.batch import gradebook, html_report, roster
 from grader.batch.gradebook import Graded
 from grader.find import archive
@@ -298,7 +298,7 @@ def test_results_jsonl_holds_each_full_report_with_student_entry_and_hash(klass)
     assert sorted(results) == ENTRIES
     alice = results["lesson-alice"]
     assert alice["commit"] == klass.commit
-    assert alice["hash"] == batch.content_hash(klass.subs / "lesson-alice")
+    assert alice["hash"] == batch_entries.content_hash(klass.subs / "lesson-alice")
     assert alice["student"] == "Alice Martin" and alice["report"]["status"] == "passed"
     assert results["bob.zip"]["report"]["submission"] == str(klass.subs / "bob.zip")
     assert results["bob.zip"]["report"]["entry"] == str(klass.subs / "bob.zip" / "bob" / "main.py")
@@ -616,7 +616,7 @@ def test_entries_are_folders_zips_scripts_and_notebooks(tmp_path):
     for name in ("a", "c.zip", "d.py", "e.ipynb", "notes.txt", ".git"):
         (tmp_path / name).mkdir() if "." not in name or name == ".git" else (tmp_path / name).write_text("")
     (tmp_path / "out").mkdir()
-    entries, skipped = batch.find_entries(tmp_path, (tmp_path / "out").resolve())
+    entries, skipped = batch_entries.find_entries(tmp_path, (tmp_path / "out").resolve())
     assert [(e.name, e.kind) for e in entries] == [
         ("a", "folder"),
         ("c.zip", "zip"),
@@ -628,13 +628,13 @@ def test_entries_are_folders_zips_scripts_and_notebooks(tmp_path):
 
 def test_content_hash_follows_the_files_not_git(tmp_path):
     git_repo(tmp_path / "repo", ROOT / "reference_server")
-    before = batch.content_hash(tmp_path / "repo")
+    before = batch_entries.content_hash(tmp_path / "repo")
     (tmp_path / "repo" / ".git" / "description").write_text("changed by git gc, say")
-    assert batch.content_hash(tmp_path / "repo") == before
+    assert batch_entries.content_hash(tmp_path / "repo") == before
     (tmp_path / "repo" / "main.py").write_text("changed")
-    assert batch.content_hash(tmp_path / "repo") != before
+    assert batch_entries.content_hash(tmp_path / "repo") != before
     (tmp_path / "repo" / "main.py").rename(tmp_path / "repo" / "app.py")
-    assert batch.content_hash(tmp_path / "repo") != before
+    assert batch_entries.content_hash(tmp_path / "repo") != before
 
 
 def _zip(path: Path, members: dict[str, str | bytes], link: str | None = None) -> Path:

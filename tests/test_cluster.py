@@ -55,7 +55,7 @@ CWD = ROOT
 def frozen_grader(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """Every grader of this module runs one copy of the package, taken when the module starts.
 
-    A grader's version is a hash of its files (grader.batch.grader_version): files edited while the
+    A grader's version is a hash of its files (grader.batch.entries.grader_version): files edited while the
     module runs would make workers and clients different graders, which a cluster rightly keeps apart.
     """
     global CWD
@@ -670,7 +670,7 @@ def test_a_large_gradebook_rewrites_grades_csv_at_a_bounded_rate_and_always_at_t
 
 
 def test_a_folder_travels_as_the_grader_would_copy_it(tmp_path):
-    from grader.batch import Entry
+    from grader.batch.entries import Entry
     from grader.batch.packing import _unpack, pack_entry
 
     folder = tmp_path / "alice"
@@ -691,7 +691,8 @@ def test_a_folder_travels_as_the_grader_would_copy_it(tmp_path):
 
 
 def test_a_submission_too_large_to_send_is_refused_before_it_travels(tmp_path, monkeypatch):
-    from grader.batch import Entry, packing
+    from grader.batch import packing
+    from grader.batch.entries import Entry
 
     monkeypatch.setattr(packing, "PACK_MAX_BYTES", 1000)
     (tmp_path / "big.py").write_bytes(b"#" * 2000)
@@ -736,7 +737,8 @@ def _options(**changes: Any) -> Any:
 
 
 def test_a_result_that_comes_back_twice_is_recorded_once(tmp_path):
-    from grader.batch import Batch, Outcome
+    from grader.batch import Batch
+    from grader.batch.worker import Outcome
     from grader.rubric import Rubric
 
     subs = tmp_path / "subs"

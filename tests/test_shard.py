@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 from conftest import ROOT, SERVERS, WEBGRADE
 
-from grader import batch as batches
+from grader import __version__
+from grader.batch import entries as batches
 from grader.batch import shard
 from grader.grade import Options
 from grader.rubric import Rubric
@@ -204,7 +205,7 @@ def test_the_graders_own_files_are_part_of_its_version_and_of_the_settings(tmp_p
     package = tmp_path / "grader"
     shutil.copytree(ROOT / "grader", package, ignore=shutil.ignore_patterns("__pycache__"))
     before = batches.version_of(package)
-    assert before.startswith(f"{batches.__version__}+") and batches.version_of(package) == before
+    assert before.startswith(f"{__version__}+") and batches.version_of(package) == before
     (package / "grade.py").write_text((package / "grade.py").read_text() + "\n# a fix\n")
     assert batches.version_of(package) != before  # a new webgrade, even with the same version number
     rubric, options = Rubric(), Options()

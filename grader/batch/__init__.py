@@ -21,11 +21,8 @@ entries, and ``webgrade merge`` joins the slices' outputs.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import importlib.metadata
 import json
 import os
-import platform
 import shutil
 import signal
 import sys
@@ -34,14 +31,13 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Protocol
 
 import psutil  # type: ignore[import-untyped]
 
-from grader import __version__
+from grader.batch.entries import Entry, content_hash, find_entries, git_commit, grader_version, settings_hash
 from grader.batch.gradebook import (
     REPORT,
     Gradebook,
@@ -53,8 +49,8 @@ from grader.batch.gradebook import (
 )
 from grader.batch.pool import Done, Pool
 from grader.batch.roster import Roster
+from grader.batch.worker import Job, Outcome, grade_entry, scratch_prefix, warm_worker
 from grader.grade import Options
-from grader.results import Report
 from grader.rubric import Rubric
 
 if TYPE_CHECKING:
@@ -62,8 +58,6 @@ if TYPE_CHECKING:
 
     from grader.check.browser import Memory
 
-#: What an entry of SUBMISSIONS can be, by suffix; any folder is one too.
-KINDS = {".zip": "zip", ".py": "py", ".ipynb": "ipynb"}
 #: What one grading may need: a worker (~70 MB), the student's server (~40 MB), its browser (~200 MB).
 MEMORY_PER_JOB = 320 * 2**20
 MAX_JOBS = 32
@@ -75,6 +69,7 @@ MANIFEST = "batch.json"
 #: Modules the worker processes share, imported once by the fork server.
 PRELOAD = (
     "grader.batch",
+    "grader.batch.worker",
     "grader.grade",
     "grader.check.plugin",
     "grader.check.schema",
@@ -95,232 +90,10 @@ def default_jobs() -> int:
     return max(1, min(2 * (os.cpu_count() or 1), fits, MAX_JOBS))
 
 
-@dataclass
-class Entry:
-    """One entry of the SUBMISSIONS folder: a student's folder, .zip, .py or .ipynb."""
-
-    name: str
-    path: Path
-    kind: str  #: "folder", "zip", "py" or "ipynb"
-    hash: str = ""
-    commit: str | None = None
-
-
-def find_entries(folder: Path, out: Path | None = None) -> tuple[list[Entry], list[tuple[str, str]]]:
-    """The submissions in ``folder``, and the entries skipped with the reason why."""
-    entries, skipped = [], []
-    for path in sorted(folder.iterdir(), key=lambda p: p.name):
-        name = path.name
-        if name.startswith(".") or name == "__MACOSX":
-            skipped.append((name, "hidden"))
-        elif out is not None and path.resolve() == out:
-            skipped.append((name, "the output folder"))
-        elif path.is_dir():
-            entries.append(Entry(name, path.resolve(), "folder"))
-        elif path.is_file() and path.suffix.lower() in KINDS:
-            entries.append(Entry(name, path.resolve(), KINDS[path.suffix.lower()]))
-        else:
-            skipped.append((name, "not a submission: expected a folder, a .zip, a .py or a .ipynb file"))
-    return entries, skipped
-
-
-def content_hash(path: Path) -> str:
-    """A hash of the submission's files and their names; a repository's .git is left out (its packing changes)."""
-    digest = hashlib.sha256()
-    if path.is_file():
-        files = [(path.name, path)]
-    else:
-        files = []
-        for root, dirs, names in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if d != ".git")
-            files += [(Path(root, n).relative_to(path).as_posix(), Path(root, n)) for n in sorted(names)]
-    for rel, file in files:
-        digest.update(rel.encode("utf-8", "surrogateescape") + b"\0")
-        try:
-            if file.is_symlink():
-                digest.update(b"link\0" + os.readlink(file).encode("utf-8", "surrogateescape"))
-            else:
-                with open(file, "rb") as f:
-                    digest.update(hashlib.file_digest(f, "sha256").digest())
-        except OSError as error:
-            digest.update(f"unreadable: {error.strerror}".encode())
-    return digest.hexdigest()
-
-
-def git_commit(folder: Path) -> str | None:
-    """The commit checked out in a repository (as ``gh classroom clone`` makes them), read without running git."""
-    git = folder / ".git"
-    try:
-        head = (git / "HEAD").read_text().strip()
-        if not head.startswith("ref: "):
-            return head or None
-        ref = head[5:]
-        if (git / ref).is_file():
-            return (git / ref).read_text().strip() or None
-        for line in (git / "packed-refs").read_text().splitlines():
-            if line.endswith(" " + ref):
-                return line.split()[0]
-    except OSError:
-        pass
-    return None
-
-
-#: What else a grading's outcome depends on: the packages webgrade runs checks and servers with.
-DEPENDENCIES = ("flask", "flask-cors", "requests", "pytest", "pytest-xprocess", "jsonschema", "playwright")
-
-
-@lru_cache(maxsize=1)
-def grader_version() -> str:
-    """Which grader grades: its version, and a hash of its own files, Python and the packages it checks with.
-
-    A hash of the files, not just ``__version__``: a fixed bug or a changed
-    message changes results without a new version number, so ``--resume``
-    regrades, ``webgrade merge`` refuses to mix, and a cluster's worker with
-    other code is never handed a grading (``grader.batch.cluster``).  Read
-    once per process: the files a process runs are those it started with.
-    """
-    return version_of(Path(__file__).resolve().parent.parent)
-
-
-def version_of(package: Path) -> str:
-    """:func:`grader_version` of the grader package at ``package``."""
-    digest = hashlib.sha256(f"python {platform.python_version()}\0".encode())
-    for name in DEPENDENCIES:
-        try:
-            digest.update(f"{name} {importlib.metadata.version(name)}\0".encode())
-        except importlib.metadata.PackageNotFoundError:
-            digest.update(f"{name} none\0".encode())
-    for root, dirs, names in os.walk(package):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-        for name in sorted(names):
-            if not name.endswith((".pyc", ".pyo")):
-                path = Path(root, name)
-                digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return f"{__version__}+{digest.hexdigest()[:12]}"
-
-
-def settings_hash(rubric: Rubric, options: Options, files: Sequence[Path | None] = ()) -> str:
-    """What a result depends on besides the submission: --resume regrades everything when it changes.
-
-    The grader itself (:func:`grader_version`), the rubric and options, the
-    rubric file, its schema and its folders of instructor checks.
-    """
-    digest = hashlib.sha256(f"{grader_version()}\0{rubric!r}\0{options!r}".encode())
-    for path in [*files, rubric.schema, *rubric.checks_dirs, *options.extra_checks]:
-        if path is not None:
-            digest.update(content_hash(Path(path)).encode())
-    return digest.hexdigest()
-
-
-# --- in a worker process ---
-
-
-@dataclass
-class Job:
-    entry: Entry
-    rubric: Rubric
-    options: Options
-    #: The batch's process id, in the name of the worker's temporary folder: see :func:`scratch_prefix`.
-    batch_pid: int = 0
-
-
-@dataclass
-class Outcome:
-    """A worker's answer: a report, or why there is none (not a Flask app, an unsafe zip)."""
-
-    report: Report | None = None
-    error: str = ""
-    hint: str = ""
-    #: The most memory this worker's browser has held with a page open, and which worker it is.
-    browser_memory: Memory | None = None
-    worker: str = ""
-
-
-#: This worker's browser, shared by all its gradings (Playwright's objects cannot cross processes).
-_browser = None
-
-
-def warm_worker() -> None:
-    """Import the grader and load the schema once per worker, not once per submission."""
-    import multiprocessing.util
-
-    import grader.check.plugin  # noqa: F401
-    import grader.check.schema
-    import grader.find.notebook  # noqa: F401
-    import grader.grade  # noqa: F401
-    from grader.check.browser import Browser
-
-    grader.check.schema.load_schema(Rubric().schema_path)
-    global _browser
-    # Launched by the first grading that needs it (as its server starts); it reports its memory.  No
-    # context is made ahead for the next page: the batch is bound by the CPU, and it would only add to it.
-    _browser = Browser(track_memory=True, prepare_next=False)
-    multiprocessing.util.Finalize(None, _browser.close, exitpriority=10)  # run as the worker exits
-
-
-def scratch_prefix(batch_pid: int) -> str:
-    """How a worker's temporary folders start: named after the batch, which removes those a dead worker left."""
-    return f"webgrade-batch-{batch_pid}-"
-
-
 def _remove_scratch_left_by_workers() -> None:
     """Every worker is gone: a temporary folder of ours still there is one a worker died (or was killed) with."""
     for path in Path(tempfile.gettempdir()).glob(scratch_prefix(os.getpid()) + "*"):
         shutil.rmtree(path, ignore_errors=True)
-
-
-def grade_entry(job: Job) -> Outcome:
-    """Grade one entry of this machine's SUBMISSIONS folder in a warm worker."""
-    return grade_at(
-        job.entry, job.entry.path, job.rubric, job.options, prefix=scratch_prefix(job.batch_pid or os.getpid())
-    )
-
-
-def grade_at(
-    entry: Entry,
-    source: Path,
-    rubric: Rubric,
-    options: Options,
-    *,
-    prefix: str,
-    scratch: Path | None = None,
-) -> Outcome:
-    """Grade ``entry``, whose files are at ``source``: unpack a zip, give a single file a folder of its own, grade.
-
-    ``source`` is the entry's own path, or the copy a grading machine received
-    (``grader.batch.packing``); either way the report names ``entry.path``, so
-    a result is the same wherever it was graded.  Temporary folders start with
-    ``prefix``, in ``scratch`` (default: the system's).
-    """
-    from grader.find.archive import ArchiveError, extract
-    from grader.find.submission import SubmissionError, find_submission
-    from grader.grade import grade
-
-    with tempfile.TemporaryDirectory(prefix=prefix, dir=scratch) as tmp:
-        work = Path(tmp, "submission")
-        try:
-            if entry.kind == "zip":
-                extract(source, work)
-                submission = find_submission(work)
-            elif entry.kind == "folder":
-                work = source
-                submission = find_submission(work)
-            else:  # alone in a folder: its server must not see the other students' files beside it
-                work.mkdir()
-                shutil.copyfile(source, work / entry.name)
-                submission = find_submission(work / entry.name)
-        except (ArchiveError, SubmissionError) as error:
-            return Outcome(error=error.message.replace(str(work), entry.name), hint=error.hint)
-        report = grade(submission, rubric, dataclasses.replace(options, browser=_browser))
-    if work != entry.path:  # name the student's file, not our temporary copy
-        report.submission = str(entry.path)
-        report.entry = (
-            str(entry.path / Path(report.entry).relative_to(work))
-            if entry.kind in ("zip", "folder")
-            else str(entry.path)
-        )
-    memory = _browser.memory if _browser is not None else None
-    return Outcome(report, browser_memory=memory, worker=f"{platform.node()} pid {os.getpid()}" if memory else "")
 
 
 # --- in the batch process ---

@@ -30,7 +30,7 @@ Dask runs a task at least once, not exactly once:
 * a second result for an entry is ignored (:meth:`grader.batch.Batch.record`).
 
 Which worker may grade what is said with Dask resources: a worker offers
-``webgrade-<version>`` (its :func:`grader.batch.grader_version`: other code
+``webgrade-<version>`` (its :func:`grader.batch.entries.grader_version`: other code
 is never handed a grading), and ``webgrade-sandbox`` / ``webgrade-browser``
 when it has verified it can sandbox and launch Chromium.  A batch asks for
 the sandbox unless run with ``--sandbox none`` and for the browser unless run
@@ -63,9 +63,11 @@ import dask
 import distributed
 from distributed import WorkerPlugin
 
-from grader.batch import BACKSTOP_S, Batch, Entry, Outcome, grader_version, warm_worker
+from grader.batch import BACKSTOP_S, Batch
+from grader.batch.entries import Entry, grader_version
 from grader.batch.packing import PackedJob, PackError, Settings, grade_packed, pack_entry, pack_settings
 from grader.batch.pool import Done, Pool, PoolClosed, PoolError
+from grader.batch.worker import Outcome, warm_worker
 from grader.errors import UsageError
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ options name files on the client's machine (the rubric file, its schema,
 folders of instructor checks); :func:`pack_settings` sends those along too,
 and on the grading machine :func:`grade_packed` unpacks both and moves every
 path to where it now is, then grades with the same
-:func:`grader.batch.grade_at` as the local batch, which names the student's
+:func:`grader.batch.worker.grade_at` as the local batch, which names the student's
 files by their path on the client.  A result is thus the same wherever it
 was graded.
 
@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
 
-from grader.batch import Entry, Outcome, grade_at, grader_version
+from grader.batch.entries import Entry, grader_version
+from grader.batch.worker import Outcome, grade_at
 from grader.grade import Options
 from grader.rubric import Rubric
 
@@ -71,7 +72,7 @@ class PackedJob:
     rubric: Rubric
     options: Options
     settings: Settings
-    #: The client's :func:`grader.batch.grader_version`: a grading machine with other code refuses it.
+    #: The client's :func:`grader.batch.entries.grader_version`: a grading machine with other code refuses it.
     grader: str
     #: Where this machine keeps temporary folders (its Dask worker's own directory), set where it is graded.
     scratch: str = ""

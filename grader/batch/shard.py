@@ -26,7 +26,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from grader.batch import MANIFEST, Entry
+from grader.batch import MANIFEST
+from grader.batch.entries import Entry
 from grader.batch.gradebook import Gradebook, Graded
 
 
