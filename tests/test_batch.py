@@ -328,7 +328,7 @@ def test_feedback_is_the_students_scorecard_without_hidden_checks(klass):
 def test_report_html_opens_in_chromium_with_histogram_and_check_table(klass):
     from playwright.sync_api import sync_playwright
 
-    from grader.check.browser import FLAGS, find_chromium
+    from grader.check.chromium import FLAGS, find_chromium
 
     report = klass.run.out / "report.html"
     html = report.read_text()

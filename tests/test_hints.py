@@ -296,8 +296,9 @@ def test_a_list_that_grows_on_every_request_is_named(grade):
     assert schema["status"] == "passed"
     assert schema["warnings"] == [
         "the list grows on every request (GET /api/data answered 2 records, then 4 when asked again): InfoDb is "
-        "made outside get_data (main.py, line 8), so each request adds its records (line 13) to the same list "
-        "again; make it inside the function: move `InfoDb = []` into get_data"
+        "made outside get_data (main.py, line 8), so every request adds its records (line 13) to the same list "
+        "again; make the list inside the function: move `InfoDb = []` into get_data, so each request starts "
+        "from an empty list"
     ]
     assert "warnings" not in grade("host_all", "--no-browser").check("api.schema")
 

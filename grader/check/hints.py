@@ -195,6 +195,26 @@ def other_status(code: Source, routes: Sequence[Route], path: str, status: int) 
     return _returns_status(code, routes, path, status)
 
 
+#: The name :func:`growing_list`'s cause goes by among the causes a report has explained.
+GROWING_LIST = "growing list"
+
+
+def growing_list(code: Source, path: str) -> Advice | None:
+    """Why ``path`` answers more records each time: its function adds them to a list made outside it."""
+    functions = {r.function for r in code.routes_for(path)} or {r.function for r in code.routes}
+    shared = next((s for s in code.shared_lists if s.function in functions), None)
+    if shared is None:
+        return None
+    return Advice(
+        f"{shared.name} is made outside {shared.function} ({code.where(shared.line)}), so every request "
+        f"adds its records (line {shared.added}) to the same list again",
+        f"make the list inside the function: move `{code.line_text(shared.line)}` into {shared.function}, "
+        "so each request starts from an empty list",
+        code.file,
+        shared.line,
+    )
+
+
 # --- CORS: which part of the student's setup does not allow the page's request ---
 
 

@@ -3,13 +3,13 @@
 The page is the lesson's last cell (its ``%%html``): a table, and a script that
 fetches the API with ``credentials: 'include'`` and a JSON ``Content-Type``,
 then draws one row per record.  Only the URL differs: it is the graded server's.
-:data:`TABLE` says where the rows are drawn and what each record should draw,
-and :func:`load_lesson_page` loads the page in a
+:data:`TABLE` says where the rows are drawn and what each record the page
+receives should draw, and :func:`load_lesson_page` loads the page in a
 :class:`~grader.check.browser.Browser`.
 
 CORS compares origins byte for byte, so the page is loaded from exactly
 ``rubric.origin``.  No port is bound for it: the browser answers the page's own
-URL itself (``grader.check.browser``), so any number of gradings on one computer
+URL itself (``grader.check.page_visit``), so any number of gradings on one computer
 load the same origin at once, and a program that holds the origin's port changes
 nothing.  An origin that is not on this computer cannot be loaded as a real
 browser would load it (see :func:`page_url`).
@@ -21,7 +21,8 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from grader.check.browser import Browser, Table, Visit, address_space, on_this_computer
+from grader.check.browser import Browser, address_space, on_this_computer
+from grader.check.page_visit import Table, Visit
 from grader.errors import Unavailable
 from grader.lessons.web_server import LESSON
 
@@ -197,7 +198,9 @@ def page_url(origin: str) -> str:
 def load_lesson_page(browser: Browser, origin: str, api_url: str, records: Any, timeout: float = 10.0) -> Visit:
     """Load the lesson's page (fetching ``api_url``) from ``origin`` in ``browser``; nothing binds the origin's port.
 
-    The browser's verdict is :attr:`Visit.drew_table`; the rest of the Visit
+    The browser's verdict is :attr:`Visit.drew_table`, judged against the
+    records the page's own fetch received (:attr:`Visit.records`; ``records``,
+    the grader's, only when the page received no JSON); the rest of the Visit
     says why not, and :attr:`Visit.screenshot` shows what was drawn.
     """
     return browser.visit(page_url(origin), render(api_url), api_url, records, TABLE, timeout)

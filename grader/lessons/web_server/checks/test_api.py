@@ -98,12 +98,13 @@ def test_api_is_json(api: Reply, rubric: Rubric) -> None:
 
 @pytest.mark.check("api.schema", depends=("api.json",))
 def test_api_records_match_schema(
-    api: Reply, rubric: Rubric, client: Client, code: Source, warn: Callable[[str], None]
+    api: Reply, rubric: Rubric, client: Client, code: Source, warn: Callable[[str], None], told: set[str]
 ) -> None:
     """the records have FirstName, LastName, DOB, Residence, Email and Owns_Cars"""
     growing = _grows(api, client, rubric.api_path, code)
     if growing:
         warn(growing)
+        told.add(hints.GROWING_LIST)
     problems = check_people(api.json(), load_schema(rubric.schema_path, rubric.min_records))
     if problems:
         first = problems[0]
@@ -126,14 +127,10 @@ def _grows(api: Reply, client: Client, path: str, code: Source) -> str:
     if not isinstance(first, list) or not isinstance(second, list) or len(second) <= len(first):
         return ""
     seen = f"GET {path} answered {len(first)} records, then {len(second)} when asked again"
-    shared = next((s for s in code.shared_lists if any(r.function == s.function for r in code.routes)), None)
-    if shared is None:
+    advice = hints.growing_list(code, path)
+    if advice is None:
         return (
             f"the list grows on every request ({seen}): make the list inside the route's function, "
             "so each request starts from an empty one"
         )
-    return (
-        f"the list grows on every request ({seen}): {shared.name} is made outside {shared.function} "
-        f"({code.where(shared.line)}), so each request adds its records (line {shared.added}) to the same list "
-        f"again; make it inside the function: move `{code.line_text(shared.line)}` into {shared.function}"
-    )
+    return f"the list grows on every request ({seen}): {advice.why}; {advice.hint}"

@@ -18,14 +18,17 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from grader import Failure, NotGraded
+from grader.check import hints
 from grader.check.cors import plain_words
 from grader.lessons.web_server import LESSON
 from grader.lessons.web_server.people import WORDS
 
 if TYPE_CHECKING:
-    from grader.check.browser import Browser, Visit
+    from grader.check.browser import Browser
     from grader.check.client import Reply
     from grader.check.cors import Verdict
+    from grader.check.page_visit import Visit
+    from grader.find.source import Source
     from grader.grade import Grading
     from grader.rubric import Rubric
     from grader.run.server import Server
@@ -152,16 +155,20 @@ def _same_cause(error: str | None, cors: Verdict | None) -> str | None:
 
 
 def _explain(
-    visit: Visit, origin: str, path: str, records: Any, cors: Verdict | None = None, explained: set[str] | None = None
+    visit: Visit, origin: str, path: str, cors: Verdict | None = None, explained: set[str] | None = None
 ) -> Failure | None:
     """Why the table is not drawn, from what the browser reported; None when it is drawn right.
 
-    A request blocked for the reason a cors.* check already gave says "because
-    of" that check rather than repeating its hint.  A problem of the grading
+    The rows are judged against the records the page's own fetch received
+    (:attr:`Visit.records`), so a server that answers each request differently
+    is judged on the answer the page drew.  A request blocked for the reason a
+    cors.* check already gave says "because of" that check rather than
+    repeating its hint.  A problem of the grading
     machine (the page did not open) is not the student's: :class:`NotGraded`.
     """
     if visit.drew_table:
         return None
+    records = visit.records
     count = len(visit.expected) if visit.expected is not None else None
     rows = "a row per record" if count is None else f"{count} row{'s' if count != 1 else ''}"
     expected = f"expected the lesson's page on {origin} to draw {rows} from GET {path}"
@@ -227,21 +234,66 @@ def _explain(
                     f"give every record a {key} key, spelled exactly so: the page reads row.{key}",
                     detail,
                 )
+    # The page's code drew other rows than its records give: the records' values changed the table.
+    other = (
+        "the page puts each value into its cell as HTML (innerHTML): keep HTML tags out of your records' "
+        "values, so each record draws one plain row"
+        if visit.from_page
+        else "return the same records every time: the browser's answer differed from the grader's"
+    )
     if visit.expected is not None and len(visit.rows) != len(visit.expected):
-        return Failure(
-            f"{expected} (one per record), saw {len(visit.rows)}",
-            "return the same records every time: the browser's answer differed from the grader's",
-            detail,
-        )
+        return Failure(f"{expected} (one per record), saw {len(visit.rows)}", other, detail)
     for index, (seen, cells) in enumerate(zip(visit.rows, visit.expected or (), strict=False)):
         assert cells is not None  # a record that is not a dictionary was reported above
         if seen != cells:
             return Failure(
                 f"{expected}, saw the row of {_record(index, records)} show {_row(seen)} instead of {_row(cells)}",
-                "return the same records every time: the browser's answer differed from the grader's",
+                other,
                 detail,
             )
     return Failure(f"{expected}, saw {len(visit.rows)}", "run the page yourself and read the browser's console", detail)
+
+
+def _records(count: int) -> str:
+    return f"{count} record{'s' if count != 1 else ''}"
+
+
+def _received_other(visit: Visit, records: Any, path: str, code: Source, told: set[str] | None = None) -> str | None:
+    """A warning when the page's own fetch received other records than the grader's, or None.
+
+    The table is judged on what the page received, so such a server can pass;
+    the warning says why its answers differ when the student's code shows it
+    (a list made outside the route's function, which every request adds to),
+    or in short when an earlier check of this report (api.schema) said it.
+    Only counts and the student's own lines are quoted, never the records' values.
+    """
+    if not visit.from_page or visit.records == records:
+        return None
+    received = visit.records
+    if not isinstance(records, list) or not isinstance(received, list):
+        return (
+            f"the page's GET {path} got a different answer than the grader's did; "
+            "the table was checked against the answer the page got"
+        )
+    seen = f"{_records(len(records))} when the grader asked, {len(received)} when the page asked"
+    if len(received) > len(records):
+        if told is not None and hints.GROWING_LIST in told:
+            return (
+                f"the list grows on every request ({seen}), as api.schema explains; the table was checked "
+                "against the records the page got"
+            )
+        advice = hints.growing_list(code, path)
+        if advice is not None:
+            return f"the list grows on every request ({seen}): {advice.why}; {advice.hint}"
+        return (
+            f"the list grows on every request ({seen}): the records are added to a list made outside the "
+            "route's function, so every request adds them again; make the list inside the function, "
+            "so each request starts from an empty list"
+        )
+    return (
+        f"the page got different records than the grader did ({seen}); the table was checked against the "
+        "records the page got: if your records should stay the same, look for what changes them between requests"
+    )
 
 
 @pytest.mark.check("browser.table", depends=("api.json",))
@@ -254,6 +306,8 @@ def test_page_draws_the_table(
     warn: Callable[[str], None],
     cors: Verdict,
     explained: set[str],
+    told: set[str],
+    code: Source,
 ) -> None:
     """the lesson's page, in a real browser, draws one row per record"""
     # Imported when the check runs: only this check needs them.
@@ -299,6 +353,9 @@ def test_page_draws_the_table(
         ) from None
     if visit.screenshot:
         grading.screenshots["browser.table"] = visit.screenshot  # the page as drawn, for the outputs that show it
-    failure = _explain(visit, origin, rubric.api_path, records, cors, explained)
+    note = _received_other(visit, records, rubric.api_path, code, told)
+    if note:
+        warn(note)
+    failure = _explain(visit, origin, rubric.api_path, cors, explained)
     if failure is not None:
         raise failure
