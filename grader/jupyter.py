@@ -272,8 +272,9 @@ def show(report: Report, verbose: bool = False) -> None:
     """Display the scorecard: HTML where the front end renders it, the terminal's text everywhere else.
 
     One display bundle with both ``text/html`` and ``text/plain``: Jupyter,
-    JupyterLab and VS Code show the HTML; a terminal IPython prints the text,
-    in colour when it is a terminal.
+    JupyterLab and VS Code show the HTML, with the browser check's picture of
+    the lesson's page under it when that check drew one; a terminal IPython
+    prints the text, in colour when it is a terminal.
     """
     from IPython.display import display
 
@@ -281,10 +282,12 @@ def show(report: Report, verbose: bool = False) -> None:
     from grader.reports import html_card
 
     colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    # Seam: once the browser check keeps its screenshot, pass it as page_png to show the page as drawn.
+    # The page as the browser check drew it (the student's table, or the empty one), under the HTML card
+    # only: a hidden check's picture is not the student's to see, and a terminal shows no picture.
+    page_png = report.for_student().screenshot
     bundle = {
         "text/plain": scorecard.text(report, verbose, colour=colour),
-        "text/html": html_card.render(report, verbose),
+        "text/html": html_card.render(report, verbose, page_png=page_png),
     }
     display(bundle, raw=True)  # type: ignore[no-untyped-call]
 

@@ -13,10 +13,16 @@ events never arrive.  A student's folder holds tens of files, so one look at
 all of them costs well under a millisecond.  A new inode counts, so editors
 that save by writing a temporary file and renaming it over the old one are
 seen; a burst of writes is waited out (:data:`SETTLE_S`) before grading.
+
+What the first run leaves in memory (the grader's, pytest's and the
+browser's modules and objects) lives as long as the watch: it is moved out
+of the garbage collector's way once (:func:`gc.freeze`), so that each
+regrade's collections look only at what that regrade made.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import tempfile
@@ -50,6 +56,24 @@ _IGNORED_NAMES = frozenset({"4913"})  # vim's test file, written to check that a
 
 #: (mtime in ns, size, inode) of each watched file.
 Snapshot = dict[str, tuple[int, int, int]]
+
+_frozen = False
+
+
+def freeze_survivors() -> None:
+    """Once per process: collect what is garbage now, and let the collector skip everything still alive.
+
+    Called while waiting for a save, after a grading: what is alive then
+    (modules, pytest's plugins, the shared browser) stays alive for the whole
+    watch.  A regrade's own objects are collected as before; only the full
+    collections that traversed every object of the process, some tens of
+    milliseconds each, no longer fall inside a regrade.
+    """
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.collect()
+        gc.freeze()
 
 
 def ignored(name: str) -> bool:
@@ -266,6 +290,8 @@ class Watcher:
         :attr:`seen_at` is when the change was first seen: the settling costs
         at most :attr:`settle` more after a save's last write.
         """
+        if self.last is not None:  # a grading ran: it loaded all a grading loads
+            freeze_survivors()
         while True:
             time.sleep(self.poll)
             current = snapshot(self.roots)

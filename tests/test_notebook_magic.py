@@ -115,6 +115,21 @@ def parse(fragment: str) -> Markup:
     return markup
 
 
+def page_pictures(fragment: str) -> list[bytes]:
+    """The pictures an HTML card shows, decoded from their ``data:image/png;base64,`` addresses."""
+    prefix = "data:image/png;base64,"
+    sources = [attrs.get("src") or "" for tag, attrs in parse(fragment).tags if tag == "img"]
+    assert all(src.startswith(prefix) for src in sources), sources
+    return [base64.b64decode(src.removeprefix(prefix), validate=True) for src in sources]
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """A PNG's width and height, read from its header (the signature, then the IHDR chunk)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", data[:8]
+    assert data[12:16] == b"IHDR", data[12:16]
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
 # --- in a real kernel ---
 
 
@@ -160,6 +175,7 @@ def test_webgrade_grades_the_last_server_cell_run_in_the_kernel(tmp_path: Path) 
     assert parse(html).text == text  # the same lines as the terminal
     assert html_escape_of(hint) in html
     assert "color: #d1242f; font-weight: bold" in html  # the red, bold cross
+    assert page_pictures(html) == []  # --no-browser: no page was drawn
 
     [lesson] = scorecards(outputs[5])
     plain = lesson["text/plain"]
@@ -167,11 +183,16 @@ def test_webgrade_grades_the_last_server_cell_run_in_the_kernel(tmp_path: Path) 
     if Browser().executable is not None:  # the browser check ran, in the kernel, for every point
         assert "✓   2/2  the lesson's page, in a real browser, draws one row per record  browser.table" in plain
         assert "score 15/15 — all checks passed" in plain
+        # ... and the card shows the page as Chromium drew it: one PNG of the browser's 800x600 window.
+        [picture] = page_pictures(lesson["text/html"])
+        assert png_size(picture) == (800, 600)
     else:
         assert "score 13/13 — all checks passed" in plain
+        assert page_pictures(lesson["text/html"]) == []
     assert parse(lesson["text/html"]).text == plain
 
     [notebook] = scorecards(outputs[6])
+    assert page_pictures(notebook["text/html"]) == []
     assert "graded cell 3 of lesson.ipynb, the last one that creates a Flask app" in notebook["text/plain"]
     assert "all checks passed" in notebook["text/plain"]
 
@@ -414,6 +435,26 @@ def test_the_card_shows_the_page_picture_it_is_given() -> None:
     assert img["src"] == "data:image/png;base64," + base64.b64encode(png).decode()
     assert "browser drew" in (img["alt"] or "")
     assert "<img" not in html_card.render(sample_report())
+
+
+@pytest.mark.parametrize("hidden", [False, True])
+def test_the_notebook_shows_the_browser_checks_picture_unless_hidden(
+    hidden: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``show`` gives the card the student's view's picture: none in the text, and a hidden check's stays hidden."""
+    import IPython.display
+
+    from grader.jupyter import show
+
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x03\x20\x00\x00\x02\x58"
+    report = sample_report()
+    report.checks[4] = CheckResult("browser.table", "table", "passed", 2, 2, hidden=hidden, screenshot=png)
+    shown: list[dict[str, str]] = []
+    monkeypatch.setattr(IPython.display, "display", lambda bundle, raw: shown.append(bundle))
+    show(report)
+    [bundle] = shown
+    assert page_pictures(bundle["text/html"]) == ([] if hidden else [png])
+    assert "PNG" not in bundle["text/plain"]
 
 
 def test_the_students_own_port_is_read_from_their_code() -> None:

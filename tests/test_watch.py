@@ -289,6 +289,29 @@ def test_a_problem_is_shown_and_the_watch_goes_on(tmp_path: Path) -> None:
         assert run.report is not None and run.report.status == "passed"
 
 
+def test_a_watch_freezes_what_its_first_grading_left_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After the first grading, while waiting for a save: collect, then freeze what is alive; once per process."""
+    import gc
+
+    import grader.watch
+
+    calls: list[str] = []
+    monkeypatch.setattr(grader.watch, "_frozen", False)
+    monkeypatch.setattr(gc, "collect", lambda *args: calls.append("collect") or 0)
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    (tmp_path / "main.py").write_text("x = 1\n", encoding="utf-8")
+    # Never graded: its baseline is empty, so each wait sees main.py as a change and returns.
+    watcher = Watcher(tmp_path, {"browser_check": False}, io.StringIO(), poll=0.01, settle=0.01)
+    watcher.wait_for_change()
+    assert calls == [], "nothing graded yet: nothing a grading loads is loaded"
+    watcher.last = Report("s", "e", [])
+    for _ in range(2):
+        watcher.wait_for_change()
+    assert calls == ["collect", "freeze"]
+    Watcher(tmp_path, {"browser_check": False}, io.StringIO(), poll=0.01, settle=0.01).wait_for_change()
+    assert calls == ["collect", "freeze"], "once per process, whatever the number of watchers"
+
+
 def test_one_browser_serves_every_run(tmp_path: Path) -> None:
     from grader.check.browser import Browser
 

@@ -82,17 +82,32 @@ class SchemaProblem:
     path: JsonPath  #: where in the JSON, e.g. ``(1, "Owns_Cars", 0)``
 
 
+#: The texts of the schema files that passed the metaschema check in this process (at most :data:`CHECKED_MAX`).
+_checked: set[str] = set()
+CHECKED_MAX = 16
+
+
 def load_schema(path: Path | str, min_records: int = 1) -> dict[str, Any]:
     """Read a schema file, check it, and set its minItems.
 
     Checking here makes a broken instructor file fail loudly at start-up
     (:class:`jsonschema.SchemaError`) rather than as a puzzling student failure.
+    The file is read and parsed every time (a fresh dict, the file as it is
+    now), but a text already checked in this process is not checked again:
+    the metaschema check costs milliseconds, and a grading loads the schema
+    twice (``grader.grade`` and the schema check), ``webgrade watch`` and a
+    batch's workers on every grading.
     """
-    from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
-    from jsonschema.validators import validator_for  # type: ignore[import-untyped]
+    text = Path(path).read_text(encoding="utf-8")
+    schema = json.loads(text)
+    if text not in _checked:
+        from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+        from jsonschema.validators import validator_for  # type: ignore[import-untyped]
 
-    schema = json.loads(Path(path).read_text(encoding="utf-8"))
-    validator_for(schema, default=Draft202012Validator).check_schema(schema)
+        validator_for(schema, default=Draft202012Validator).check_schema(schema)  # raises: never remembered
+        if len(_checked) >= CHECKED_MAX:
+            _checked.clear()
+        _checked.add(text)
     return {**schema, "minItems": min_records}
 
 

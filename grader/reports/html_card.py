@@ -50,7 +50,8 @@ def render(report: Report, verbose: bool = False, *, page_png: bytes | None = No
     """The student's scorecard as an HTML fragment (a ``<div>``), safe to display whatever the student's server said.
 
     ``page_png``: a picture of the lesson's page as the browser drew it, shown
-    under the scorecard (the browser check's screenshot, once it keeps one).
+    under the scorecard (the browser check's screenshot: ``Report.for_student().screenshot``).  Only its
+    base64 is written into the markup, in a ``data:image/png`` address.
     """
     from grader import scorecard
 
