@@ -98,6 +98,53 @@ class _Worker:
         return self.task.key if self.task is not None else None
 
 
+class _Retiring:
+    """Workers on their way out: each told to stop, joined once it has exited, killed if not by its ``kill_at``."""
+
+    def __init__(self) -> None:
+        self.workers: list[_Worker] = []
+
+    def stop(self, worker: _Worker) -> None:
+        """Tell a worker to stop its grading and exit; it is killed if it has not within :data:`GRACE_S`."""
+        try:
+            os.kill(worker.process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        self._add(worker)
+
+    def dismiss(self, worker: _Worker) -> None:
+        """Tell an idle worker to exit; it is killed if it has not within :data:`GRACE_S`."""
+        try:
+            worker.conn.send(None)
+        except OSError:
+            pass
+        self._add(worker)
+
+    def _add(self, worker: _Worker) -> None:
+        worker.conn.close()
+        worker.kill_at = time.monotonic() + GRACE_S
+        self.workers.append(worker)
+
+    def reap(self) -> None:
+        for worker in list(self.workers):
+            if not worker.process.is_alive():
+                worker.process.join()
+                self.workers.remove(worker)
+            elif time.monotonic() >= worker.kill_at:
+                worker.process.kill()
+                worker.process.join()
+                self.workers.remove(worker)
+
+    def wait(self) -> None:
+        """Until every worker has exited or been killed."""
+        # Ends by itself: reap kills each worker still there at its kill_at.  No deadline of our
+        # own, which a loaded machine could pass before that, leaving a worker neither killed nor joined.
+        while self.workers:
+            self.reap()
+            if self.workers:
+                time.sleep(0.01)
+
+
 class Pool:
     """``size`` worker processes that run ``work(payload)``, after ``warm()`` once each.
 
@@ -125,7 +172,7 @@ class Pool:
         self.size = max(1, size)
         self._work, self._warm = work, warm
         self._workers: list[_Worker] = []
-        self._retiring: list[_Worker] = []
+        self._retiring = _Retiring()
         #: Process ids of every worker started, for the tests that prove nothing is left behind.
         self.pids: list[int] = []
         # Served mode (start/submit): the queue the caller's threads fill, and how they wake the pool's thread.
@@ -235,7 +282,7 @@ class Pool:
         for worker in list(self._workers):
             if worker.task is not None and worker.task.key in keys:
                 task = worker.task
-                self._retire(worker)
+                self._retiring.stop(worker)
                 self._replace(worker, self._todo)
                 if task.future is not None:
                     task.future.set_exception(PoolClosed("cancelled while it ran"))
@@ -316,9 +363,9 @@ class Pool:
                         ),
                     )
                 )
-                self._retire(worker)
+                self._retiring.stop(worker)
                 self._replace(worker, todo)
-        self._reap()
+        self._retiring.reap()
         return finished
 
     def _dispatch(self, todo: deque[_Task]) -> None:
@@ -345,26 +392,6 @@ class Pool:
         if self._serving or todo:
             self._workers.append(self._spawn())
 
-    def _retire(self, worker: _Worker) -> None:
-        """Tell a worker to stop its grading and exit; it is killed if it has not within :data:`GRACE_S`."""
-        try:
-            os.kill(worker.process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        worker.conn.close()
-        worker.kill_at = time.monotonic() + GRACE_S
-        self._retiring.append(worker)
-
-    def _reap(self) -> None:
-        for worker in list(self._retiring):
-            if not worker.process.is_alive():
-                worker.process.join()
-                self._retiring.remove(worker)
-            elif time.monotonic() >= worker.kill_at:
-                worker.process.kill()
-                worker.process.join()
-                self._retiring.remove(worker)
-
     def close(self) -> None:
         """Stop every worker: idle ones at once, busy ones after unwinding their grading; wait for all.
 
@@ -379,22 +406,11 @@ class Pool:
             self._fail_waiting(PoolClosed("the pool was closed"))
         for worker in self._workers:
             if worker.task is None:
-                try:
-                    worker.conn.send(None)
-                except OSError:
-                    pass
-                worker.conn.close()
-                worker.kill_at = time.monotonic() + GRACE_S
-                self._retiring.append(worker)
+                self._retiring.dismiss(worker)
             else:
-                self._retire(worker)
+                self._retiring.stop(worker)
         self._workers = []
-        # Ends by itself: _reap kills each worker still there at its kill_at.  No deadline of our
-        # own, which a loaded machine could pass before that, leaving a worker neither killed nor joined.
-        while self._retiring:
-            self._reap()
-            if self._retiring:
-                time.sleep(0.01)
+        self._retiring.wait()
         if self._wake_r >= 0:
             os.close(self._wake_r)
             os.close(self._wake_w)

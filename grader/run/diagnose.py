@@ -2,35 +2,50 @@
 
 Each function returns a :class:`StartProblem`: a one-line message (what was
 expected, what was seen), one next step, and the last lines of the server's
-output that show it.
+output that show it.  The traceback is read by :mod:`grader.run.tracebacks`
+and a well-known crash explained by :mod:`grader.run.known_fix`.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+# Re-exported: the grader and the checks read tracebacks and known fixes through this one module.
+from grader.run.known_fix import PIP_NAMES, SYNTAX_ERRORS, Fix, known_fix
+from grader.run.tracebacks import (
+    Trace,
+    last_exception,
+    parse_trace,
+    readable_log,
+    student_traceback,
+    tail,
+)
 
 if TYPE_CHECKING:
     from grader.find.source import Source
     from grader.find.submission import Submission
     from grader.run.limits import Limits
 
-TAIL_LINES = 12
-
-# Import names whose pip package is spelled differently.
-PIP_NAMES = {"flask_cors": "flask-cors", "yaml": "pyyaml", "dotenv": "python-dotenv", "bs4": "beautifulsoup4"}
-
-_EXCEPTION = re.compile(
-    r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit|Warning)|(?:[a-z_]\w*\.)*[A-Z]\w*): ?(?P<text>.*)$"
-    r"|^(?P<bare>[A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit))$"  # raised without a message: MemoryError
-)
-_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<function>.+))?')
-#: A library's file, named from its package: ".../site-packages/flask/app.py" is "flask/app.py".
-_LIBRARY_PATH = re.compile(r"""[^\s"'(]*/(?:(?:site|dist)-packages|lib/python\d[\d.]*)/""")
-#: The grader's own files, which a student's traceback never shows: the launcher, wherever it was copied.
-_OWN_FILE = re.compile(r"(?:^|/)(?:webgrade-[^/]*/launcher\.py|grader/run/launcher\.py)$")
+__all__ = [
+    "Fix",
+    "StartProblem",
+    "Trace",
+    "exited",
+    "files_of",
+    "known_fix",
+    "last_exception",
+    "never_ready",
+    "no_sandbox",
+    "no_server",
+    "out_of_time",
+    "parse_trace",
+    "port_taken",
+    "source_of",
+    "student_traceback",
+    "tail",
+]
 
 
 @dataclass(frozen=True)
@@ -46,145 +61,6 @@ class StartProblem:
     log_tail: str = ""
     file: str | None = None
     line: int | None = None
-
-
-def tail(log: str, lines: int = TAIL_LINES) -> str:
-    return "\n".join(log.rstrip().splitlines()[-lines:])
-
-
-@dataclass(frozen=True)
-class Frame:
-    """One frame of a traceback: a file (the student's as they know it, a library's from its package), a line."""
-
-    file: str
-    line: int
-    function: str
-    #: The student's own file (the grader names those relative: "main.py", "api/helpers.py").
-    student: bool
-
-
-@dataclass(frozen=True)
-class Trace:
-    """The last exception in a server's output: its type and text, and the frames that led to it."""
-
-    kind: str
-    text: str
-    frames: tuple[Frame, ...]
-
-    @property
-    def student(self) -> Frame | None:
-        """The innermost frame in the student's own code, if any."""
-        return next((f for f in reversed(self.frames) if f.student), None)
-
-    @property
-    def library(self) -> Frame | None:
-        """The innermost frame, when it is not the student's: where in a library the error was raised."""
-        last = self.frames[-1] if self.frames else None
-        return last if last is not None and not last.student else None
-
-    @property
-    def short_kind(self) -> str:
-        """The type without its module: "TemplateNotFound" for "jinja2.exceptions.TemplateNotFound"."""
-        return self.kind.rsplit(".", 1)[-1]
-
-
-def library_name(path: str) -> str:
-    """A library's file by its package ("flask/app.py"); other text unchanged."""
-    return _LIBRARY_PATH.sub("", path)
-
-
-def _is_student_file(file: str) -> bool:
-    return not file.startswith(("<", "/"))
-
-
-def parse_trace(log: str) -> Trace | None:
-    """The last exception in ``log`` with the frames printed just above it; None if there is none."""
-    lines = log.rstrip().splitlines()
-    for index in range(len(lines) - 1, -1, -1):
-        match = _EXCEPTION.match(lines[index])
-        if not match or lines[index].startswith(" "):
-            continue
-        kind, text = (match["type"], match["text"]) if match["type"] else (match["bare"], "")
-        frames: list[Frame] = []
-        for before in reversed(lines[:index]):
-            if not before.startswith(" "):  # "Traceback (most recent call last):" or other output: the frames end
-                break
-            frame = _FRAME.match(before)
-            if frame and not _OWN_FILE.search(frame["file"]):
-                file = frame["file"]
-                student = _is_student_file(file)
-                frames.append(
-                    Frame(file if student else library_name(file), int(frame["line"]), frame["function"] or "", student)
-                )
-        return Trace(kind, library_name(text), tuple(reversed(frames)))
-    return None
-
-
-def last_exception(log: str) -> tuple[str, str, str | None, int | None] | None:
-    """(type, text, file, line) of the last exception in the log, if any: the student's innermost frame.
-
-    ``file`` is None when no frame of the traceback is the student's (the error
-    was raised inside a library, called by the library): a hint then points at
-    the student's function, never at a library's file.
-    """
-    trace = parse_trace(log)
-    if trace is None:
-        return None
-    frame = trace.student
-    return trace.kind, trace.text, frame.file if frame else None, frame.line if frame else None
-
-
-def student_traceback(log: str, keep_after: bool = False) -> str:
-    """The last traceback in ``log``, cut to the student's own frames.
-
-    Flask's and Python's frames are noise to a student: a run of them is
-    shown as its last frame only, named from its package (``flask/app.py``,
-    never the grader's own paths), without its code.  ``keep_after``: keep
-    every line after the exception's own (a message of several lines, what
-    the program printed after), instead of stopping there.
-    """
-    start = log.rfind("Traceback (most recent call last):")
-    lines = log[max(start, 0) :].rstrip().splitlines()
-    if start < 0 or not lines:
-        return ""
-    kept: list[str] = [lines[0]]
-    library: str | None = None  # the last library frame of the current run, not yet shown
-    keep = False
-    for index, text in enumerate(lines[1:], start=1):
-        frame = _FRAME.match(text)
-        if frame:
-            if _OWN_FILE.search(frame["file"]):
-                keep = False
-                continue
-            keep = _is_student_file(frame["file"])
-            if keep:
-                if library is not None and len(kept) > 1:  # Flask's frames before the student's are dropped
-                    kept.append(library)
-                library = None
-            else:
-                library = library_name(text)
-                continue
-        elif not text.startswith(" "):
-            if library is not None:
-                kept.append(library)
-            if keep_after:
-                kept.extend(library_name(rest) for rest in lines[index:])
-                return "\n".join(kept)
-            kept.append(library_name(text))  # the exception's own line: what follows is other output
-            break
-        if keep:
-            kept.append(text)
-    return "\n".join(kept[-TAIL_LINES:])
-
-
-def readable_log(log: str, lines: int = TAIL_LINES) -> str:
-    """The last lines of ``log`` for a report: a traceback at its end cut to the student's frames."""
-    shown = tail(log, lines)
-    start = shown.rfind("Traceback (most recent call last):")
-    if start < 0:
-        return library_name(shown)
-    cut = student_traceback(shown[start:], keep_after=True)
-    return (library_name(shown[:start]) + cut) if cut else library_name(shown)
 
 
 def _where(file: str | None, line: int | None) -> str:
@@ -295,12 +171,12 @@ def exited(code: int, log: str, submission: Submission | None, limits: Limits | 
             )
         fix = known_fix(trace, source_of(submission), files_of(submission)) if submission is not None else None
         if fix is not None:
-            saw = f"a {kind} in {where}" if kind in _SYNTAX else f"it crash with {kind}: {text} ({where})"
-            expected = "expected Python that runs" if kind in _SYNTAX else "expected the server to start"
+            saw = f"a {kind} in {where}" if kind in SYNTAX_ERRORS else f"it crash with {kind}: {text} ({where})"
+            expected = "expected Python that runs" if kind in SYNTAX_ERRORS else "expected the server to start"
             return StartProblem(
                 fix.kind or "crashed", f"{expected}, saw {saw}: {fix.why}", fix.hint, shown, file, fix.line or line
             )
-        if kind in _SYNTAX:
+        if kind in SYNTAX_ERRORS:
             return StartProblem(
                 "syntax-error",
                 f"expected Python that runs, saw a {kind} in {where}: {text}",
@@ -343,9 +219,6 @@ def exited(code: int, log: str, submission: Submission | None, limits: Limits | 
         f"run it yourself (`{program}`) and read what it prints",
         shown,
     )
-
-
-_SYNTAX = ("SyntaxError", "IndentationError", "TabError")
 
 
 def source_of(submission: Submission | None) -> Source:
@@ -444,330 +317,6 @@ def no_server(submission: Submission | None, shown: str = "") -> StartProblem:
         code.file,
         guard.line,
     )
-
-
-# --- errors with a well-known fix, explained from the student's own code ---
-
-
-@dataclass(frozen=True)
-class Fix:
-    """Why an error happened, in the student's terms, and the one change to make."""
-
-    why: str
-    hint: str
-    #: The line to point at, when it is not the traceback's (the second of two functions, the function's ``def``).
-    line: int | None = None
-    #: A StartProblem kind, when it happens at start-up.
-    kind: str = ""
-
-
-#: Names students import from the lesson's libraries.
-KNOWN_NAMES: dict[str, tuple[str, ...]] = {
-    "flask": (
-        "Flask",
-        "jsonify",
-        "request",
-        "render_template",
-        "render_template_string",
-        "abort",
-        "make_response",
-        "redirect",
-        "url_for",
-        "Response",
-        "Blueprint",
-        "send_from_directory",
-        "send_file",
-        "session",
-        "g",
-        "current_app",
-    ),
-    "flask_cors": ("CORS", "cross_origin"),
-}
-#: Standard modules students use without importing them.
-STDLIB = ("json", "os", "sys", "time", "datetime", "random", "math", "re", "csv", "sqlite3", "uuid", "pathlib")
-#: Modules installed with pip: a missing one is installed, never committed.
-INSTALLED = frozenset(
-    {*KNOWN_NAMES, *PIP_NAMES, "requests", "werkzeug", "jinja2", "numpy", "pandas", "sqlalchemy", "flask_sqlalchemy"}
-    | {"flask_login", "flask_restful", "jwt", "pymysql", "psycopg2", "matplotlib", "PIL", "IPython"}
-)
-
-
-def known_fix(trace: Trace, code: Source, files: list[str] | tuple[str, ...] = ()) -> Fix | None:
-    """The explanation of a well-known error, from the student's own code; None if it is not one we know."""
-    for rule in (
-        _notebook_line,
-        _import_name,
-        _module_case,
-        _not_committed,
-        _duplicate_function,
-        _missing_name,
-        _returned_nothing,
-        _template_missing,
-    ):
-        fix = rule(trace, code, files)
-        if fix is not None:
-            return fix
-    return None
-
-
-def _line_of(trace: Trace) -> int | None:
-    return trace.student.line if trace.student else None
-
-
-def _notebook_line(trace: Trace, code: Source, files: list[str] | tuple[str, ...]) -> Fix | None:
-    line = _line_of(trace)
-    if trace.kind not in _SYNTAX or line is None:
-        return None
-    text = code.line_text(line)
-    if not text.startswith(("%", "!")):
-        return None
-    others = [n for n, t in enumerate(code.lines, start=1) if n != line and t.lstrip().startswith(("%", "!"))]
-    also = f" (so {'are lines' if len(others) > 1 else 'is line'} {_numbers(others)})" if others else ""
-    why = f"`{text}` on line {line} is a command for Jupyter notebooks, not Python{also}"
-    command = text.lstrip("!").strip()
-    if text.startswith("!") and command.split()[:2] == ["pip", "install"]:
-        hint = f"delete line {line} and run `{command}` once in a terminal instead"
-    elif text.startswith("!"):
-        hint = f"delete line {line}: run `{command}` in a terminal if you need it"
-    else:
-        hint = f"delete line {line}{' and the other lines starting with % or !' if others else ''}: " + (
-            f"a .py file runs without it (`python {code.file}`)"
-        )
-    return Fix(why, hint, line, "notebook-line")
-
-
-def _numbers(lines: list[int]) -> str:
-    return ", ".join(str(n) for n in lines[:-1]) + (" and " if len(lines) > 1 else "") + str(lines[-1])
-
-
-def _closest(name: str, choices: tuple[str, ...] | list[str]) -> str | None:
-    """The choice that ``name`` most likely meant: the same but for case, else a near spelling."""
-    same = [c for c in choices if c.lower() == name.lower() and c != name]
-    if same:
-        return same[0]
-    near = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.8)
-    return near[0] if near and near[0] != name else None
-
-
-def _replace_word(text: str, old: str, new: str) -> str:
-    return re.sub(rf"\b{re.escape(old)}\b", new, text, count=1)
-
-
-def _import_name(trace: Trace, code: Source, files: list[str] | tuple[str, ...]) -> Fix | None:
-    match = re.search(r"cannot import name '([^']+)' from (?:partially initialized module )?'([^']+)'", trace.text)
-    if trace.short_kind != "ImportError" or match is None:
-        return None
-    name, module = match[1], match[2]
-    line = _line_of(trace)
-    if "partially initialized module" in trace.text and f"{module.split('.')[0]}.py" in files:
-        return Fix(
-            f"your own file {module}.py has the library's name, so `import {module}` finds your file instead",
-            f"rename {module}.py (for example to main.py): a file must not share its name with a library",
-            line,
-            "wrong-name",
-        )
-    right = _closest(name, KNOWN_NAMES.get(module, ()))
-    if right is None:
-        return Fix(
-            f"{module} has nothing named {name!r}",
-            f"check how {name} is spelled on line {line}: Python names are case-sensitive",
-            line,
-            "wrong-name",
-        )
-    why = f"{module} has no {name!r}: it is {right!r}" + (
-        " (Python names are case-sensitive)" if right.lower() == name.lower() else ""
-    )
-    written = code.line_text(line) if line else ""
-    head, imports, names = written.partition(" import ")
-    fixed = f"{head}{imports}{_replace_word(names, name, right)}" if imports else f"from {module} import {right}"
-    return Fix(why, f"write `{fixed}` on line {line}", line, "wrong-name")
-
-
-def _missing_module(trace: Trace) -> str | None:
-    match = re.search(r"No module named '([^']+)'", trace.text)
-    return match[1] if trace.short_kind == "ModuleNotFoundError" and match else None
-
-
-def _module_case(trace: Trace, code: Source, files: list[str] | tuple[str, ...]) -> Fix | None:
-    module = _missing_module(trace)
-    if module is None:
-        return None
-    top = module.split(".")[0]
-    if top == top.lower() or top.lower() not in INSTALLED:
-        return None
-    line = _line_of(trace)
-    written = code.line_text(line) if line else ""
-    fixed = _replace_word(written, top, top.lower()) if written else f"import {top.lower()}"
-    return Fix(
-        f"there is no module {top!r}: module names are lower case, it is {top.lower()!r}",
-        f"write `{fixed}` on line {line}",
-        line,
-        "wrong-name",
-    )
-
-
-def _not_committed(trace: Trace, code: Source, files: list[str] | tuple[str, ...]) -> Fix | None:
-    """An import of the student's own module or folder that is not in the submission."""
-    module = _missing_module(trace)
-    if module is None:
-        return None
-    top = module.split(".")[0]
-    if top in INSTALLED or top.lower() in INSTALLED or difflib.get_close_matches(top, sorted(INSTALLED), cutoff=0.85):
-        return None  # a package, perhaps misspelled: the pip hint says both
-    line = _line_of(trace)
-    here = code.file.rsplit("/", 1)[0] + "/" if "/" in code.file else ""
-    names = {f.rstrip("/").removesuffix(".py"): f for f in files if f.count("/") <= here.count("/") + 1}
-    other_case = next(
-        (f for n, f in names.items() if n.lower() == f"{here}{top}".lower() and n != f"{here}{top}"), None
-    )
-    if other_case is not None:
-        return Fix(
-            f"there is no {top!r}, but there is {other_case}: names of files and folders are case-sensitive",
-            f"on line {line}, write the name exactly as {other_case.rstrip('/')} is written, or rename it",
-            line,
-            "not-committed",
-        )
-    # `from api.people import ...`: a folder of the student's own modules, not a package from PyPI.
-    own = "." in module or any(i.module.startswith(f"{top}.") for i in code.imports)
-    where = f"next to {code.file}"
-    if own:
-        return Fix(
-            f"{top} looks like your own code, but the submission has no {top}/ folder or {top}.py {where}",
-            f"add it to your repository: `git add {top}`, then commit and push (git keeps a folder with its files)",
-            line,
-            "not-committed",
-        )
-    return Fix(
-        f"the submission has no {top}/ folder or {top}.py {where}, and no installed package is named {top}",
-        f"if {top} is your own code, commit it (`git add {top}`, commit, push); "
-        f"if it is a package, `pip install {PIP_NAMES.get(top, top)}` and list it in requirements.txt",
-        line,
-        "not-committed",
-    )
-
-
-def _duplicate_function(trace: Trace, code: Source, files: list[str] | tuple[str, ...]) -> Fix | None:
-    match = re.search(r"overwriting an existing endpoint function: (\S+)", trace.text)
-    if trace.short_kind != "AssertionError" or match is None:
-        return None
-    name = match[1]
-    defs = sorted({f.line for f in code.functions if f.name == name})
-    if len(defs) < 2:
-        return Fix(
-            f"two routes are named {name}, and Flask names each route after its function",
-            f"give the second route's function a name of its own (line {_line_of(trace)})",
-            _line_of(trace),
-            "duplicate-function",
-        )
-    return Fix(
-        f"two functions are named {name} ({code.file}, lines {_numbers(defs)}), "
-        "and Flask names each route after its function, so the second cannot be added",
-        f"rename the second one, `def {name}` on line {defs[-1]}, to a name of its own",
-        defs[-1],
-        "duplicate-function",
-    )
-
-
-def _missing_name(trace: Trace, code: Source, files: list[str] | tuple[str, ...]) -> Fix | None:
-    match = re.search(r"name '([^']+)' is not defined", trace.text)
-    if trace.short_kind != "NameError" or match is None:
-        return None
-    name, line = match[1], _line_of(trace)
-    module = next((m for m, names in KNOWN_NAMES.items() if name in names), None)
-    if module is not None:
-        why = f"{name} comes from {module}, and {code.file} does not import it"
-        existing = [i for i in code.imported(module) if i.original]
-        if existing:
-            first = existing[0]
-            names = ", ".join(dict.fromkeys(i.original for i in existing if i.line == first.line))
-            return Fix(
-                why,
-                f"add it to the import on line {first.line}: `from {module} import {names}, {name}`",
-                first.line,
-                "missing-name",
-            )
-        return Fix(why, f"add `from {module} import {name}` at the top of {code.file}", line, "missing-name")
-    if name in STDLIB:
-        return Fix(
-            f"{name} is a module of Python's, and {code.file} does not import it",
-            f"add `import {name}` at the top of {code.file}",
-            line,
-            "missing-name",
-        )
-    known = [i.name for i in code.imports] + [f.name for f in code.functions] + [a.name for a in code.apps]
-    right = _closest(name, known)
-    if right is not None:
-        return Fix(
-            f"nothing is named {name}, but {right} is: Python names are case-sensitive",
-            f"write {right} on line {line}",
-            line,
-            "missing-name",
-        )
-    return None
-
-
-def _returned_nothing(trace: Trace, code: Source, files: list[str] | tuple[str, ...]) -> Fix | None:
-    match = re.search(r"view function for '([^']+)' did not return a valid response", trace.text)
-    if trace.short_kind != "TypeError" or match is None:
-        return None
-    name = match[1].rsplit(".", 1)[-1]
-    function = code.function(name)
-    if function is None:
-        return Fix(f"the function {name} returned no answer", f"end {name} with a return, like `return jsonify(...)`")
-    where = code.where(function.line)
-    other = re.search(r"but it was an? (\w+)", trace.text)
-    if other and other[1] != "NoneType":
-        return Fix(
-            f"the function {name} ({where}) returned a value of type {other[1]}, which Flask cannot send",
-            f"return a string of HTML, or jsonify(...) of your data, from {name}",
-            function.line,
-        )
-    if function.last is not None and function.last_is_expression and function.falls_off_end:
-        text, line = function.last
-        return Fix(
-            f"the function {name} ({where}) never returns its answer: line {line} makes `{text}` and drops it",
-            f"return it: write `return {text}` on line {line}",
-            line,
-        )
-    if function.falls_off_end and not function.returns:
-        return Fix(
-            f"the function {name} ({where}) has no return statement, so it answers None",
-            f"end {name} with a return, like `return jsonify(...)`",
-            function.line,
-        )
-    if function.falls_off_end:
-        return Fix(
-            f"the function {name} ({where}) can reach its end without a return "
-            f"(its return{'s' if len(function.returns) > 1 else ''} on line "
-            f"{_numbers([r.line for r in function.returns])} did not run), so it answered None",
-            f"make every way through {name} end with a return",
-            function.line,
-        )
-    return Fix(
-        f"the function {name} ({where}) returned None",
-        f"return the answer itself from {name}, like `return jsonify(...)`",
-        function.line,
-    )
-
-
-def _template_missing(trace: Trace, code: Source, files: list[str] | tuple[str, ...]) -> Fix | None:
-    if trace.short_kind != "TemplateNotFound":
-        return None
-    template = trace.text.strip()
-    here = code.file.rsplit("/", 1)[0] + "/" if "/" in code.file else ""
-    wanted = f"{here}templates/{template}"
-    why = (
-        f"Flask found no template {template!r}: render_template looks for it only in a folder named "
-        f"templates next to {code.file} ({wanted})"
-    )
-    elsewhere = [f for f in files if (f == template or f.endswith("/" + template)) and f != wanted]
-    line = _line_of(trace)
-    if elsewhere:
-        return Fix(why, f"move {elsewhere[0]} to {wanted}", line)
-    folder = next((f for f in files if f.rstrip("/").lower() in (f"{here}template", f"{here}templates")), None)
-    if folder is not None and folder.rstrip("/") != f"{here}templates":
-        return Fix(why, f"rename the folder {folder.rstrip('/')} to {here}templates (all lower case, with an s)", line)
-    return Fix(why, f"create {wanted}, or return the page's HTML as a string from the function", line)
 
 
 def never_ready(timeout: float, port: int, listening: set[int], log: str, serving: bool = False) -> StartProblem:

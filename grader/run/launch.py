@@ -68,7 +68,7 @@ class ScriptLaunch:
         ]
 
     def read_only_files(self, workspace: Workspace) -> list[Path]:
-        return [workspace.launcher, workspace.script]
+        return [*workspace.launcher_files, workspace.script]
 
     def serving(self, run: Running) -> bool:
         """The launcher says ``app.run()`` was reached: it wrote the app's routes."""
@@ -90,7 +90,7 @@ class CommandLaunch:
         return [python, str(workspace.launcher), "exec", *shlex.split(self.command.format(port=port))]
 
     def read_only_files(self, workspace: Workspace) -> list[Path]:
-        return [workspace.launcher]
+        return [*workspace.launcher_files]
 
     def serving(self, run: Running) -> bool:
         """Something of ours listens on our port (in the sandbox, in its own namespace, behind the relay)."""

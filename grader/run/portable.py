@@ -38,7 +38,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, TypedDict
 
 import psutil  # type: ignore[import-untyped]  # no types-psutil in the dev group
 
@@ -46,6 +46,9 @@ from grader.run import procfs
 from grader.run.launch import Running
 from grader.run.sandbox import Mode
 from grader.run.server_log import ServerLog
+
+if TYPE_CHECKING:
+    from typing import Unpack
 
 #: Written on the lifeline to ask the supervisor to stop (any byte does; end-of-file means the grader is gone).
 STOP = b"s"
@@ -244,23 +247,32 @@ def _parent(process: Proc) -> int | None:
         return None
 
 
+class Spawned(TypedDict):
+    """What a launcher watched with psutil is made with, by this backend and by Windows' (``WindowsRunning``)."""
+
+    lifeline: int  #: our end of the lifeline
+    port: int
+    out: Path  #: the launcher's drop box
+    started: float  #: when it was spawned, as ``time.time()``
+
+
 class PortableRunning(Running):
     """A launcher run by the portable backend: asked to stop on its lifeline, its tree stopped with psutil."""
 
     def __init__(
-        self,
-        popen: subprocess.Popen[bytes],
-        log: ServerLog,
-        *,
-        lifeline: int,
-        port: int,
-        out: Path,
-        handed_over: str | None,
-        started: float,
+        self, popen: subprocess.Popen[bytes], log: ServerLog, *, handed_over: str | None, **spawned: Unpack[Spawned]
     ) -> None:
-        super().__init__(popen, log, lifeline=lifeline, port=port, mode=Mode.NONE, out=out, handed_over=handed_over)
+        super().__init__(
+            popen,
+            log,
+            lifeline=spawned["lifeline"],
+            port=spawned["port"],
+            mode=Mode.NONE,
+            out=spawned["out"],
+            handed_over=handed_over,
+        )
         #: When it was spawned (``time.time()``, as psutil's start times): what started before is not this run's.
-        self.started = started
+        self.started = spawned["started"]
         #: The processes that had left the tree, found by :func:`strays` and stopped.
         self._strays: set[int] = set()
         self._lifeline_lock = threading.Lock()  # terminate() may come from the time limit's thread

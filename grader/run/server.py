@@ -6,7 +6,8 @@
   (:mod:`grader.run.workspace`), chooses the sandbox
   (:func:`grader.run.sandbox.choose`), binds the port, and spawns
   ``launcher.py`` (:mod:`grader.run.launch` builds its command line and
-  environment, :mod:`grader.run.spawn` spawns it through pytest-xprocess).
+  environment, :mod:`grader.run.spawn` spawns it through pytest-xprocess,
+  :mod:`grader.run.spawning` as the process backend needs).
   It returns at once, with a :class:`~grader.run.launch.Running` launcher.
 * :meth:`Server.wait_ready` waits until the server answers.  Ready means our
   child is alive AND it serves on our port (for a student's file: the
@@ -49,10 +50,10 @@ from pathlib import Path
 
 from grader.errors import Explained, UsageError
 from grader.find.submission import Submission
-from grader.run import backend, diagnose, procfs, sandbox
+from grader.run import backend, diagnose, procfs, sandbox, spawning
 from grader.run.backend import Backend
 from grader.run.diagnose import StartProblem
-from grader.run.launch import CommandLaunch, Launch, Running, ScriptLaunch, launch_env
+from grader.run.launch import CommandLaunch, Launch, Running, ScriptLaunch
 from grader.run.limits import Limits, sandbox_uid
 from grader.run.procfs import HOST, free_port, port_is_free
 from grader.run.sandbox import Choice, Mode
@@ -223,8 +224,6 @@ class Server:
     def _spawn(self) -> None:
         """Spawn the launcher (in bubblewrap if so chosen) on our port; :class:`StartError` if the port is taken."""
         sandboxed = self._choice.mode is Mode.BWRAP
-        windows = self.backend is Backend.WINDOWS
-        job = None
         uid = sandbox_uid(self.port) if sandboxed and sandbox.as_root() else None
         self.workspace.prepare(sandboxed=sandboxed, uid=uid)
         sock = self._listen()
@@ -236,81 +235,45 @@ class Server:
                 # The sandboxed supervisor cannot remove the run's folder: the janitor will, when we and it are
                 # gone.  Started first (it costs a fraction of a millisecond), so there is no moment without it.
                 self._janitor = Janitor(self.tmp)
-            # Also after falling back from the sandbox: the janitor waits for this one too.
-            hold = self._janitor.hold if self._janitor is not None else None
-            listen_fd = sock.fileno() if sock is not None else None
-            env = launch_env(
+            popen, log_path, job, started = spawning.spawn(
+                self.launch,
                 self.workspace,
+                self._spawner,
+                self._name,
+                python=self.python,
                 port=self.port,
                 limits=self.limits,
+                backend=self.backend,
                 sandboxed=sandboxed,
                 uid=uid,
-                lifeline=0 if windows else theirs,  # Windows passes no other descriptor: its standard input
-                hold=hold,
-                listen_fd=listen_fd,
-                backend=self.backend,
+                lifeline=theirs,
+                # Also after falling back from the sandbox: the janitor waits for this one too.
+                hold=self._janitor.hold if self._janitor is not None else None,
+                listen_fd=sock.fileno() if sock is not None else None,
+                hide=self.hide,
             )
-            args = self.launch.argv(self.python, self.workspace, self.port)
-            if sandboxed:
-                args = sandbox.bwrap_command(
-                    args,
-                    python=self.python,
-                    read_only=self.launch.read_only_files(self.workspace),
-                    writable=[self.workdir, self.workspace.out],
-                    cwd=self.workdir,
-                    hide=self.hide,
-                )
-            started = time.time()  # as psutil's start times: the portable backend's sweep compares them
-            if windows:
-                from grader.run import windows as win  # here: ctypes and the job are Windows' alone
-
-                job = win.Job(self.limits)
-                popen, log_path = self._spawner.spawn(
-                    self._name, args, env, self.workdir, (), stdin=theirs, creationflags=win.CREATE_NEW_PROCESS_GROUP
-                )
-            else:
-                pass_fds = tuple(fd for fd in (theirs, hold, listen_fd) if fd is not None)
-                popen, log_path = self._spawner.spawn(self._name, args, env, self.workdir, pass_fds)
         except BaseException:
             os.close(ours)
-            if job is not None:
-                job.close()
             raise
         finally:
             os.close(theirs)
             if sock is not None:
                 sock.close()  # the server holds it now: when the server dies, the port closes
         self._log = ServerLog(log_path, self.workspace.as_student_path)
-        if job is not None:
-            from grader.run import windows as win
-
-            if warning := win.admit(job, popen.pid, ours):  # first of all: then the launcher may go on
-                self.warnings.append(warning)
-            self._run = win.WindowsRunning(
-                popen, self._log, lifeline=ours, port=self.port, out=self.workspace.out, started=started, job=job
-            )
-        elif self.backend is Backend.PORTABLE:
-            from grader.run.portable import PortableRunning  # here: Linux's default path does without it
-
-            self._run = PortableRunning(
-                popen,
-                self._log,
-                lifeline=ours,
-                port=self.port,
-                out=self.workspace.out,
-                handed_over=handed_over,
-                started=started,
-            )
-        else:
-            self._run = Running(
-                popen=popen,
-                log=self._log,
-                lifeline=ours,
-                port=self.port,
-                mode=self._choice.mode,
-                out=self.workspace.out,
-                handed_over=handed_over,
-            )
+        self._run, warning = spawning.as_running(
+            popen,
+            self._log,
+            backend=self.backend,
+            job=job,
+            lifeline=ours,
+            port=self.port,
+            mode=self._choice.mode,
+            out=self.workspace.out,
+            handed_over=handed_over,
+            started=started,
+        )
+        if warning:
+            self.warnings.append(warning)
 
     def _listen(self) -> socket.socket | None:
         """Bind our port now and hand the socket to the server; None if the server binds it itself.

@@ -67,15 +67,17 @@ import struct
 import subprocess
 import sys
 from collections.abc import Iterable
-from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import psutil  # type: ignore[import-untyped]  # no types-psutil in the dev group
 
 from grader.run import procfs
 from grader.run.limits import Limits
-from grader.run.portable import PortableRunning, Proc, Seen, stop_tree
+from grader.run.portable import PortableRunning, Proc, Seen, Spawned, stop_tree
 from grader.run.server_log import ServerLog
+
+if TYPE_CHECKING:
+    from typing import Unpack
 
 #: Written on the launcher's lifeline once it is in the job: it may start the student's program (launcher.GO).
 GO = b"g"
@@ -251,18 +253,8 @@ def admit(job: Job, pid: int, lifeline: int) -> str | None:
 class WindowsRunning(PortableRunning):
     """A launcher run by the Windows backend: its tree is its Job Object; asked to stop on its standard input."""
 
-    def __init__(
-        self,
-        popen: subprocess.Popen[bytes],
-        log: ServerLog,
-        *,
-        lifeline: int,
-        port: int,
-        out: Path,
-        started: float,
-        job: Job,
-    ) -> None:
-        super().__init__(popen, log, lifeline=lifeline, port=port, out=out, handed_over=None, started=started)
+    def __init__(self, popen: subprocess.Popen[bytes], log: ServerLog, *, job: Job, **spawned: Unpack[Spawned]) -> None:
+        super().__init__(popen, log, handed_over=None, **spawned)
         self.job = job
 
     def _tree(self) -> list[psutil.Process]:

@@ -6,6 +6,7 @@ the system's temporary directory)::
     work/            the copy of the submission's folder: the server's working directory
     out/             the launcher's drop box: ``started``, ``routes.json``
     launcher.py      copied from this package (run with the student's Python)
+    supervisor.py    copied with it: the part of the launcher it loads from beside itself
     submission.py    the source the launcher runs (a notebook's cells, as one file)
     home/            HOME outside the sandbox (inside, HOME is the sandbox's own /tmp)
     xprocess/NAME/   pytest-xprocess's control folder: the log ``xprocess.log``
@@ -29,6 +30,8 @@ from pathlib import Path
 from grader.find.submission import SKIP_DIRS
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
+#: The launcher's files, copied together: ``launcher.py`` loads ``supervisor.py`` from beside itself.
+LAUNCHER_FILES = (LAUNCHER, LAUNCHER.with_name("supervisor.py"))
 #: The temporary copy leaves out other people's code (virtualenvs, node_modules) and stops at this size.
 COPY_MAX_BYTES = 50 * 1024 * 1024
 #: The janitor's script: ``sh -c JANITOR webgrade-janitor RUN_DIR``, its standard input the pipe that
@@ -52,6 +55,7 @@ class Workspace:
         self.workdir = self.tmp / "work"
         self.out = self.tmp / "out"
         self.launcher = self.tmp / "launcher.py"
+        self.launcher_files = [self.tmp / file.name for file in LAUNCHER_FILES]
         self.script = self.tmp / "submission.py"
         self.home = self.tmp / "home"
         self.xprocess = self.tmp / "xprocess"
@@ -107,7 +111,8 @@ class Workspace:
                 for root, dirs, files in os.walk(folder):
                     for name in dirs + files:
                         os.chown(os.path.join(root, name), uid, uid, follow_symlinks=False)
-        shutil.copyfile(LAUNCHER, self.launcher)
+        for file, copy in zip(LAUNCHER_FILES, self.launcher_files, strict=True):
+            shutil.copyfile(file, copy)
 
     def as_student_path(self, text: str) -> str:
         """Name files of the copy as the student knows them (``main.py``, ``api/helpers.py``), on Windows too."""

@@ -16,7 +16,7 @@ from grader.find.submission import Submission
 from grader.run import launch
 from grader.run.launch import CommandLaunch, ScriptLaunch, launch_env
 from grader.run.limits import Limits
-from grader.run.workspace import LAUNCHER, Workspace
+from grader.run.workspace import LAUNCHER_FILES, Workspace
 
 NAME = re.compile(r"WEBGRADE_[A-Z_]+")
 
@@ -32,11 +32,11 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Works
 
 
 def read_by_launcher() -> set[str]:
-    """Every WEBGRADE_* name launcher.py's code spells out (its docstrings aside)."""
-    tree = ast.parse(LAUNCHER.read_text(encoding="utf-8"))
+    """Every WEBGRADE_* name the launcher's code spells out (launcher.py and supervisor.py, their docstrings aside)."""
     return {
         node.value
-        for node in ast.walk(tree)
+        for file in LAUNCHER_FILES
+        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8")))
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and NAME.fullmatch(node.value)
     }
 
@@ -91,7 +91,7 @@ def test_no_process_limit_outside_the_sandbox(workspace):
 def test_a_command_gets_its_port(workspace):
     argv = CommandLaunch("flask --app api run --port {port}").argv(sys.executable, workspace, 5123)
     assert argv == [sys.executable, str(workspace.launcher), "exec", "flask", "--app", "api", "run", "--port", "5123"]
-    assert CommandLaunch("x").read_only_files(workspace) == [workspace.launcher]
+    assert CommandLaunch("x").read_only_files(workspace) == workspace.launcher_files
 
 
 def test_a_script_is_written_beside_the_launcher(workspace):
@@ -107,7 +107,7 @@ def test_a_script_is_written_beside_the_launcher(workspace):
         str(workspace.workdir),
     ]
     assert workspace.script.read_text(encoding="utf-8") == "print('hi')\n"
-    assert ScriptLaunch(submission).read_only_files(workspace) == [workspace.launcher, workspace.script]
+    assert ScriptLaunch(submission).read_only_files(workspace) == [*workspace.launcher_files, workspace.script]
 
 
 def test_the_launch_kinds_say_who_binds_the_port():

@@ -83,3 +83,18 @@ def test_descendants_include_a_child():
         child.kill()
         child.wait()
     assert child.pid not in launcher._descendants(os.getpid())
+
+
+def test_the_supervisor_is_loaded_by_path_and_never_imported():
+    """launcher.py takes supervisor.py's names, and no module of ours is in sys.modules to shadow a student's."""
+    code = (
+        "import runpy, sys\n"
+        "names = runpy.run_path(sys.argv[1])\n"
+        "assert callable(names['supervise']) and callable(names['Output']) and callable(names['run_script'])\n"
+        "print(sorted(m for m in sys.modules if 'supervisor' in m or 'launcher' in m))\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", code, launcher.__file__], capture_output=True, text=True, timeout=60, cwd=os.sep
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "[]"

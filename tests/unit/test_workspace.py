@@ -78,6 +78,8 @@ def test_prepare_gives_a_fresh_drop_box_and_the_launcher(tmp_path, make):
     workspace.prepare(sandboxed=False, uid=None)
     assert list(workspace.out.iterdir()) == []
     assert workspace.launcher.exists() and workspace.home.is_dir()
+    assert [file.name for file in workspace.launcher_files] == ["launcher.py", "supervisor.py"]
+    assert all(file.exists() for file in workspace.launcher_files)
 
 
 def test_the_janitor_removes_the_folder_once_every_holder_is_gone(tmp_path):
