@@ -260,6 +260,78 @@ def test_server_and_files_die_with_the_grader(copy_server, tmp_path, sig, sandbo
         grader.wait()
 
 
+#: A grader whose server was started by a thread that has ended, then dies without cleaning up, as a
+#: grader killed with SIGKILL does: its threads end one by one, the one that started the server first.
+GRADER_WHOSE_STARTING_THREAD_ENDS = """
+import os, signal, sys, threading
+from pathlib import Path
+
+from grader.find.submission import find_submission
+from grader.run.server import Server
+
+server = Server(find_submission(Path(sys.argv[1])), sandbox="none")
+
+def start():
+    server.start()
+    server.wait_ready(60)
+
+starter = threading.Thread(target=start)
+starter.start()
+starter.join()
+print(server.port, flush=True)
+sys.stdin.read()  # alive, its pid still the supervisor's parent and the lifeline open, until told
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_grader_dying_thread_by_thread_leaves_nothing(tmp_path):
+    """The supervisor hears that the thread which started it ended while the grader's pid still lives.
+
+    A grader killed with SIGKILL sends that news before it is wholly gone (seen in a batch whose worker
+    was killed mid-grading, on a loaded machine): the supervisor stops the tree, then waits for the
+    grader to end and removes the run's folder, instead of leaving it to a grader about to vanish.
+    """
+    tmpdir = tmp_path / "grader-tmp"
+    tmpdir.mkdir()
+    grader = subprocess.Popen(
+        [sys.executable, "-c", GRADER_WHOSE_STARTING_THREAD_ENDS, str(ROOT / "reference_server")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "TMPDIR": str(tmpdir)},
+    )
+    try:
+        assert grader.stdout is not None and grader.stdin is not None
+        port = int(grader.stdout.readline())
+        deadline = time.monotonic() + 60
+        while _answers(port):  # the thread's end stops the server
+            assert time.monotonic() < deadline, "the server outlived the thread that started it"
+            time.sleep(0.02)
+        # Give a supervisor that would not wait its moment to be gone; one that waits stays.
+        settle = time.monotonic() + 1
+        while processes_of(grader.pid) and time.monotonic() < settle:
+            time.sleep(0.02)
+        grader.stdin.close()  # the grader now vanishes as a SIGKILL leaves it
+        grader.wait(timeout=60)
+        assert not wait_gone(grader.pid, within=60)
+        left = wait_for_no_webgrade_files(tmpdir, within=60)
+        assert not left, f"left in the grader's temporary directory: {left}"
+    finally:
+        grader.kill()
+        grader.wait()
+
+
+def _answers(port: int) -> bool:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        return True
+    except OSError:
+        return False
+
+
 def test_each_run_uses_fresh_process_files(copy_server):
     """xprocess's PID files never outlive a run, so a stale PID can never be reused."""
     folder = copy_server("debug_true")

@@ -15,9 +15,9 @@ Why a supervisor: the process first forks.  The parent stays behind as a
 *child subreaper* (Linux ``prctl``), so anything the student's code starts,
 even in a new session with ``start_new_session=True``, is re-parented to it
 when its own parent exits and can still be found and killed.  It also asks
-the kernel for ``SIGTERM`` when the grader dies (``PR_SET_PDEATHSIG``), and
-watches the lifeline pipe that ends when the grader dies (the kernel may not
-deliver a parent-death signal across user ids), so a grader killed with
+the kernel for ``PARENT_DIED`` when the grader dies (``PR_SET_PDEATHSIG``),
+and watches the lifeline pipe that ends when the grader dies (the kernel may
+not deliver a parent-death signal across user ids), so a grader killed with
 SIGKILL leaves nothing behind.
 
 Nor any file: a grader killed with SIGKILL cannot remove its run's folder, so
@@ -62,6 +62,13 @@ PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 GRACE_S = 1.0  # how long the server gets to exit after SIGTERM before SIGKILL
 FLUSH_S = 0.1  # how often the kept end of a long output is rewritten
+#: The kernel's word that the thread which started us has exited (``PR_SET_PDEATHSIG``): a signal of
+#: its own, not SIGTERM, because it is not the grader's "stop" but news that the grader is dying.  A
+#: SIGKILL ends a grader's threads one by one: this can come while its pid is still our parent and
+#: the lifeline still open, so the grader is waited for (``DYING_S``) before its folder is removed.
+PARENT_DIED = signal.SIGUSR2
+#: How long a grader whose starting thread has exited may take to end, before we leave its folder to it.
+DYING_S = 30.0
 
 
 class _Stop(Exception):
@@ -192,11 +199,13 @@ def _reaped(pid: int) -> int | None:
         return 0
 
 
-def _wait_linux(pid: int, waited: set[signal.Signals], parent: int, sandboxed: bool) -> int:
+def _wait_linux(pid: int, waited: set[signal.Signals], parent: int, sandboxed: bool) -> tuple[int, bool]:
     """Until our child exits (its exit code) or someone but the student's processes says stop (0).
 
-    ``waited``: the stop signals and ``SIGCHLD``, blocked in every thread, so
-    each waits here, pending, with who sent it (``sigwaitinfo``'s ``si_pid``).
+    ``waited``: the stop signals, ``SIGCHLD`` and :data:`PARENT_DIED`, blocked
+    in every thread, so each waits here, pending, with who sent it
+    (``sigwaitinfo``'s ``si_pid``).  Also says whether the stop was
+    :data:`PARENT_DIED`.
     """
     me = os.getpid()
     while True:
@@ -204,9 +213,9 @@ def _wait_linux(pid: int, waited: set[signal.Signals], parent: int, sandboxed: b
         if info.si_signo == signal.SIGCHLD:
             code = _reaped(pid)
             if code is not None:
-                return code
+                return code, False
         elif not _sent_by_student(info.si_pid, me, parent, sandboxed):
-            return 0
+            return 0, info.si_signo == PARENT_DIED
 
 
 def _wait_child(pid: int) -> int:
@@ -271,6 +280,22 @@ def _grader_gone(parent: int, lifeline: int) -> bool:
         return bool(readable) and os.read(lifeline, 1) == b""
     except OSError:
         return False
+
+
+def _grader_ends(parent: int, lifeline: int, within: float) -> bool:
+    """Whether the grader, whose thread that started us has exited, ends within ``within`` seconds."""
+    import select
+
+    deadline = time.monotonic() + within
+    while not _grader_gone(parent, lifeline):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        try:  # wakes when the lifeline ends; without one, looks again every 50 ms
+            select.select([lifeline] if lifeline >= 0 else [], [], [], min(left, 0.05 if lifeline < 0 else left))
+        except OSError:
+            time.sleep(0.05)
+    return True
 
 
 def _remove_run_dir(run_dir: str) -> None:
@@ -452,7 +477,7 @@ def supervise(child_main: Callable[[], None], *, relay: bool = False) -> None:
     _drop_rights()
     if not portable:
         _prctl(PR_SET_CHILD_SUBREAPER, 1)
-        _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        _prctl(PR_SET_PDEATHSIG, PARENT_DIED)
     # In the sandbox our parent is bubblewrap (outside our pid namespace), which dies with the grader.
     if parent and not sandboxed and os.getppid() != parent:  # the grader died before prctl took effect
         if run_dir:
@@ -463,7 +488,7 @@ def supervise(child_main: Callable[[], None], *, relay: bool = False) -> None:
     # never take them.  A stop from the student's own processes is ignored (_sent_by_student): Linux
     # tells the sender with sigwaitinfo; the portable backend stops only when the lifeline asked.
     stops = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
-    waited = stops if portable else stops | {signal.SIGCHLD}
+    waited = stops if portable else stops | {signal.SIGCHLD, PARENT_DIED}
     asked: list[bool] = []  # set by the lifeline's watcher (_pump)
     waiting: list[bool] = []  # portable: set while the main thread waits for the child, where _Stop is caught
 
@@ -529,6 +554,7 @@ def supervise(child_main: Callable[[], None], *, relay: bool = False) -> None:
         target = (os.environ.get("WEBGRADE_HOST", "127.0.0.1"), int(os.environ["WEBGRADE_PORT"]))
         threading.Thread(target=_relay, args=(listen_fd, *target), daemon=True).start()
 
+    orphaned = False  # stopped by PARENT_DIED: the grader may still be ending
     if portable:
         try:
             try:
@@ -543,13 +569,13 @@ def supervise(child_main: Callable[[], None], *, relay: bool = False) -> None:
             signal.signal(sig, signal.SIG_IGN)
         _stop_group(pid, quiet=lambda: not pump.is_alive())
     else:
-        code = _wait_linux(pid, waited, parent, sandboxed)
+        code, orphaned = _wait_linux(pid, waited, parent, sandboxed)
         for sig in stops:
             signal.signal(sig, signal.SIG_IGN)
         _kill_tree()
     pump.join(timeout=1.0)  # every writer is gone: the pipe ends at once
     output.flush()
-    if run_dir and _grader_gone(parent, lifeline):
+    if run_dir and (_grader_gone(parent, lifeline) or (orphaned and _grader_ends(parent, lifeline, DYING_S))):
         _remove_run_dir(run_dir)  # a live grader reads our log first, then removes the folder itself
     # A negative exit code means "killed by signal N": report it as 128 + N, as shells do.
     os._exit(code if code >= 0 else 128 - code)
