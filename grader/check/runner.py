@@ -66,7 +66,7 @@ def run_checks(grading: Grading, paths: list[Path]) -> list[CheckResult]:
     """
     collector = Collector(grading)
     tmp = grading.server.tmp
-    # A new file of a name no one could guess: the student's server may see the run folder.
+    # A new file of a name no one could guess: without the sandbox the student's server runs as this user.
     handle, ini = tempfile.mkstemp(prefix="webgrade-pytest-", suffix=".ini", dir=tmp)
     with os.fdopen(handle, "w", encoding="utf-8") as file:
         file.write("[pytest]\n")
