@@ -53,22 +53,22 @@ class BatchRun:
     seen: dict[int, psutil.Process] = field(default_factory=dict)
     #: The command line of each process seen, as last read while it ran.
     cmdlines: dict[int, list[str]] = field(default_factory=dict)
-    #: The parent of each process seen.
-    parents: dict[int, int] = field(default_factory=dict)
 
-    def chromium_launches(self) -> list[int]:
-        """Chromium browser processes the batch launched (by Playwright's driver), not Chromium's helpers.
+    def chromium_launches(self) -> set[str]:
+        """The profiles of the Chromiums the batch launched, one per launch.
 
-        Chromium starts its helpers by forking itself, so a helper caught between its fork and its exec
-        has the browser's own command line: its parent, a Chromium, tells it apart.  The crash handler
-        (chrome_crashpad_handler) is told apart by its name.
+        Playwright gives each launch a fresh profile (``--user-data-dir``), and
+        every process of that Chromium carries it on its command line: its
+        helpers (whether caught before or after their exec), and its renderers
+        (whatever their parent by then).  Counting processes by name or parent
+        counted those too, on a loaded machine.
         """
-        chromium = {pid for pid, cmdline in self.cmdlines.items() if cmdline and "chrom" in Path(cmdline[0]).name}
-        return [
-            pid
-            for pid in chromium
-            if self.parents.get(pid) not in chromium and "crashpad" not in Path(self.cmdlines[pid][0]).name
-        ]
+        return {
+            arg.split("=", 1)[1]
+            for cmdline in self.cmdlines.values()
+            for arg in cmdline
+            if arg.startswith("--user-data-dir=")
+        }
 
     def rows(self) -> dict[str, dict[str, str]]:
         text = (self.out / "grades.csv").read_text(encoding="utf-8")
@@ -129,7 +129,6 @@ def run_batch(
         root = psutil.Process(proc.pid)
         seen: dict[int, psutil.Process] = {}
         cmdlines: dict[int, list[str]] = {}
-        parents: dict[int, int] = {}
         deadline = time.monotonic() + timeout
         try:
             while proc.poll() is None:
@@ -137,7 +136,6 @@ def run_batch(
                     seen.setdefault(child.pid, child)
                     try:
                         cmdlines[child.pid] = child.cmdline()  # again: a process may exec after it is first seen
-                        parents.setdefault(child.pid, child.ppid())
                     except psutil.Error:
                         pass
                 if stop_when is not None and stop_when(out, seen):
@@ -153,9 +151,7 @@ def run_batch(
         time.sleep(0.05)
     assert not left, f"processes left behind: {left}"
     assert not _started_by(set(seen)), "a server of a worker is still running"
-    return BatchRun(
-        proc.returncode, (logs / "stdout").read_text(), (logs / "stderr").read_text(), out, seen, cmdlines, parents
-    )
+    return BatchRun(proc.returncode, (logs / "stdout").read_text(), (logs / "stderr").read_text(), out, seen, cmdlines)
 
 
 def git_repo(folder: Path, source: Path) -> str:
@@ -510,8 +506,7 @@ def test_a_worker_shares_one_browser_among_its_gradings(tmp_path):
         shutil.copytree(ROOT / "reference_server", subs / name)
     run = run_batch(subs, tmp_path / "out", "-j", "1", "--browser")
     assert [row["browser.table"] for row in run.rows().values()] == ["2", "2", "2"]
-    browsers = run.chromium_launches()
-    assert len(browsers) == 1, [run.cmdlines[b] for b in browsers]
+    assert len(run.chromium_launches()) == 1, run.chromium_launches()
 
 
 def _task(payload: str) -> str:
