@@ -175,8 +175,13 @@ def listening_ports(root: int, port: int, handed_over: str | None) -> set[int]:
 
 def listening_ports_psutil(root: int) -> set[int]:
     """:func:`listening_ports` without ``/proc`` (not Linux, or the portable backend), our socket included."""
+    return listening_ports_of(tree(root))
+
+
+def listening_ports_of(processes: list[psutil.Process]) -> set[int]:
+    """The TCP ports that any of ``processes`` listens on (psutil), skipping those gone or unreadable."""
     ports: set[int] = set()
-    for process in tree(root):
+    for process in processes:
         try:
             connections = process.net_connections(kind="inet")
         except psutil.Error:

@@ -270,14 +270,7 @@ class WindowsRunning(PortableRunning):
         return processes
 
     def listening_ports(self) -> set[int]:
-        ports: set[int] = set()
-        for process in self._tree():
-            try:
-                connections = process.net_connections(kind="inet")
-            except psutil.Error:
-                continue
-            ports.update(c.laddr.port for c in connections if c.status == psutil.CONN_LISTEN)
-        return ports
+        return procfs.listening_ports_of(self._tree())
 
     def retire(self) -> None:
         super().retire()
