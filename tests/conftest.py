@@ -199,6 +199,25 @@ def processes_of(grader_pid: int) -> list[psutil.Process]:
     return found
 
 
+def wait_until_checking(grader: subprocess.Popen, tmpdir: Path, within: float = 60) -> None:
+    """Until a grader using ``tmpdir`` runs its checks (pytest's file is made after the server is spawned)
+    with its server's processes up; fails if it exits first or takes more than ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not (list(tmpdir.glob("webgrade-*/webgrade-pytest-*")) and len(processes_of(grader.pid)) >= 2):
+        assert time.monotonic() < deadline, "the server never started"
+        assert grader.poll() is None
+        time.sleep(0.02)
+
+
+def pool_task(payload: str) -> str:
+    """A task for the tests of grader.batch.pool.Pool: hang, crash the worker, or answer."""
+    if payload == "hang":
+        time.sleep(600)
+    if payload == "crash":
+        os._exit(3)
+    return payload.upper()
+
+
 def wait_gone(grader_pid: int, within: float = 10.0) -> list[psutil.Process]:
     deadline = time.monotonic() + within
     while (left := processes_of(grader_pid)) and time.monotonic() < deadline:

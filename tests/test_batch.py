@@ -24,7 +24,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import ROOT, SERVERS, WEBGRADE, run_webgrade, wait_for_no_webgrade_files
+from conftest import ROOT, SERVERS, WEBGRADE, pool_task, run_webgrade, wait_for_no_webgrade_files
 
 from grader.batch import entries as batch_entries
 from grader.batch import gradebook, html_report, roster
@@ -509,15 +509,6 @@ def test_a_worker_shares_one_browser_among_its_gradings(tmp_path):
     assert len(run.chromium_launches()) == 1, run.chromium_launches()
 
 
-def _task(payload: str) -> str:
-    """A pool task for the tests: hang, crash the worker, or answer."""
-    if payload == "hang":
-        time.sleep(600)
-    if payload == "crash":
-        os._exit(3)
-    return payload.upper()
-
-
 def test_pool_stops_a_task_past_its_deadline_replaces_crashed_workers_and_leaves_none(tmp_path):
     """The backstop behind grade()'s own time limit: no task can hold a worker, or the batch, for ever.
 
@@ -528,7 +519,7 @@ def test_pool_stops_a_task_past_its_deadline_replaces_crashed_workers_and_leaves
     from grader.batch.pool import Pool
 
     tasks = [("hang", "hang"), ("a", "a"), ("crash-1", "crash"), ("b", "b"), ("crash-2", "crash")]
-    with Pool(1, _task) as pool:
+    with Pool(1, pool_task) as pool:
         finished = list(pool.run(tasks, time_limit=2.0))
     done = {d.key: d for d in finished}
     assert sorted(done) == sorted(key for key, _ in tasks) and len(finished) == len(tasks)  # each once

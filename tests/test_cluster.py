@@ -33,7 +33,7 @@ from typing import Any
 
 import psutil
 import pytest
-from conftest import ROOT, SERVERS, WEBGRADE
+from conftest import ROOT, SERVERS, WEBGRADE, pool_task
 
 distributed = pytest.importorskip("distributed")
 
@@ -586,17 +586,8 @@ def test_over_tls_only_the_holders_of_a_certificate_reach_the_cluster(frozen_gra
 # --- the pool a worker owns: tasks submitted one by one, from any thread ---
 
 
-def _task(payload: str) -> str:
-    """A pool task for the tests: hang, crash the worker, or answer."""
-    if payload == "hang":
-        time.sleep(600)
-    if payload == "crash":
-        os._exit(3)
-    return payload.upper()
-
-
 def test_a_served_pool_keeps_the_time_limit_replaces_crashed_workers_and_stops_what_is_cancelled():
-    pool = Pool(2, _task).start(ready_within=120)
+    pool = Pool(2, pool_task).start(ready_within=120)
     try:
         futures = {
             key: pool.submit(key, payload, 600 if key == "cancelled" else 2.0)

@@ -22,6 +22,7 @@ from conftest import (
     tree_digest,
     wait_for_no_webgrade_files,
     wait_gone,
+    wait_until_checking,
 )
 from untrusted import bwrap_works, leftovers
 
@@ -239,12 +240,7 @@ def test_server_and_files_die_with_the_grader(copy_server, tmp_path, sig, sandbo
         env={**os.environ, "TMPDIR": str(tmpdir)},
     )
     try:
-        deadline = time.monotonic() + 60
-        # Running its checks (pytest's folder is made after the server is spawned), its server's processes up.
-        while not (list(tmpdir.glob("webgrade-*/webgrade-pytest-*")) and len(processes_of(grader.pid)) >= 2):
-            assert time.monotonic() < deadline, "the server never started"
-            assert grader.poll() is None
-            time.sleep(0.02)
+        wait_until_checking(grader, tmpdir)
         grader.send_signal(sig)
         grader.wait(timeout=60)
         # The server and the janitor too (its command line names the run's folder).

@@ -20,7 +20,7 @@ import sys
 import time
 
 import pytest
-from conftest import ROOT, WEBGRADE, processes_of, wait_for_no_webgrade_files
+from conftest import ROOT, WEBGRADE, wait_for_no_webgrade_files, wait_until_checking
 from untrusted import bwrap_works, grade_copy, leftovers
 
 from grader.run import backend
@@ -206,12 +206,7 @@ def test_a_grader_killed_outright_leaves_nothing_with_the_portable_backend(tmp_p
         env={**os.environ, "TMPDIR": str(tmpdir), **PORTABLE},
     )
     try:
-        deadline = time.monotonic() + 60
-        # Running its checks (pytest's folder is made after the server is spawned), its server's processes up.
-        while not (list(tmpdir.glob("webgrade-*/webgrade-pytest-*")) and len(processes_of(grader.pid)) >= 2):
-            assert time.monotonic() < deadline, "the server never started"
-            assert grader.poll() is None
-            time.sleep(0.02)
+        wait_until_checking(grader, tmpdir)
         grader.send_signal(signal.SIGKILL)
         grader.wait(timeout=60)
         deadline = time.monotonic() + 60
