@@ -429,6 +429,37 @@ def test_a_submission_that_kills_its_worker_ends_as_the_graders_failure_after_th
         client.wait_for_workers(2, timeout=120)
 
 
+# --- --scheduler local: a cluster started here, and gone with the batch ---
+
+
+def test_scheduler_local_grades_on_a_cluster_it_starts_and_leaves_nothing(tmp_path):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    shutil.copytree(ROOT / "reference_server", subs / "alice")
+    shutil.copyfile(SERVERS / "crash_import" / "main.py", subs / "dave.py")
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    seen: dict[int, psutil.Process] = {}
+
+    def record_the_batchs_processes() -> bool:
+        for proc in psutil.Process().children(recursive=True):
+            seen.setdefault(proc.pid, proc)
+        return False
+
+    args = ["--no-browser", *SANDBOX, "--scheduler", "local", "-j", "2"]
+    run = batch(subs, tmp_path / "out", *args, env={"TMPDIR": str(tmp)}, during=record_the_batchs_processes)
+    assert run.code == 0, run.stderr
+    assert "on a Dask cluster started here" in run.stdout and "graded 2 submissions" in run.stdout
+    results = run.results()
+    assert (results["alice"]["status"], results["dave.py"]["status"]) == ("passed", "not_graded")
+    assert "flask_corss" in run.by_entry()["dave.py"]["error"]
+    # Graded by a Dask worker (a process of its own on 127.0.0.1), not by the local pool.
+    assert all(r["worker"].startswith("tcp://127.0.0.1:") and r["attempt"] == 1 for r in results.values())
+    assert len(seen) > 2  # the scheduler's side, the worker, its pool: more than the batch's own process
+    _poll(lambda: not [p for p in seen.values() if _alive(p)], "the local cluster's processes to end", within=60)
+    assert _leftovers(tmp) == []
+
+
 # --- Ctrl-C, and --resume across cluster runs ---
 
 
