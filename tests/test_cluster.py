@@ -442,8 +442,12 @@ def test_scheduler_local_grades_on_a_cluster_it_starts_and_leaves_nothing(tmp_pa
     seen: dict[int, psutil.Process] = {}
 
     def record_the_batchs_processes() -> bool:
-        for proc in psutil.Process().children(recursive=True):
-            seen.setdefault(proc.pid, proc)
+        """The batch's process and its descendants (not this test process's others: the module's cluster...)."""
+        for child in psutil.Process().children():
+            with contextlib.suppress(psutil.Error):
+                if str(subs) in child.cmdline():
+                    for proc in [child, *child.children(recursive=True)]:
+                        seen.setdefault(proc.pid, proc)
         return False
 
     args = ["--no-browser", *SANDBOX, "--scheduler", "local", "-j", "2"]
