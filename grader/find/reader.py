@@ -7,6 +7,7 @@ returns, its routes, the lists it shares) are read by :mod:`grader.find.function
 from __future__ import annotations
 
 import ast
+from dataclasses import dataclass
 
 from grader.find import functions
 from grader.find.facts import AppMade, CorsSetup, Guard, HeaderSet, Imported, Option, RunCall, Source
@@ -19,6 +20,19 @@ CORS_HEADERS = (
     "access-control-allow-methods",
     "access-control-allow-headers",
 )
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a statement stands: at the file's top, under which ``if``s, in which function (name, is a hook)."""
+
+    top_level: bool = True
+    conditions: tuple[tuple[str, int], ...] = ()
+    function: tuple[str, bool] | None = None
+
+    def nested(self, *condition: tuple[str, int]) -> Where:
+        """A block inside this statement (under one more condition, for an ``if``'s branches)."""
+        return Where(False, (*self.conditions, *condition), self.function)
 
 
 class Reader:
@@ -37,50 +51,35 @@ class Reader:
         for statement in tree.body:
             if isinstance(statement, ast.If) and mentions_name(statement.test) and self.found.guard is None:
                 self.found.guard = self.guard(statement)
-        self.visit_block(tree.body, top_level=True, conditions=(), function=None)
+        self.visit_block(tree.body, Where())
 
-    def visit_block(
-        self,
-        body: list[ast.stmt],
-        *,
-        top_level: bool,
-        conditions: tuple[tuple[str, int], ...],
-        function: tuple[str, bool] | None,
-    ) -> None:
+    def visit_block(self, body: list[ast.stmt], where: Where) -> None:
         for statement in body:
-            self.visit_statement(statement, top_level=top_level, conditions=conditions, function=function)
+            self.visit_statement(statement, where)
 
-    def visit_statement(
-        self,
-        node: ast.stmt,
-        *,
-        top_level: bool,
-        conditions: tuple[tuple[str, int], ...],
-        function: tuple[str, bool] | None,
-    ) -> None:
+    def visit_statement(self, node: ast.stmt, where: Where) -> None:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            self.function(node, top_level)
+            self.function(node, where.top_level)
             return
         if isinstance(node, ast.ClassDef):
-            self.visit_block(node.body, top_level=False, conditions=conditions, function=function)
+            self.visit_block(node.body, where.nested())
             return
-        if isinstance(node, ast.Import | ast.ImportFrom) and top_level:
+        if isinstance(node, ast.Import | ast.ImportFrom) and where.top_level:
             self.imports(node)
-        self.calls_and_headers(node, top_level=top_level, conditions=conditions, function=function)
+        self.calls_and_headers(node, where)
         if isinstance(node, ast.Assign | ast.AnnAssign):
-            self.assignment(node, top_level)
+            self.assignment(node, where.top_level)
         if isinstance(node, ast.If):
             test = (f"if {self.text(node.test)}", node.lineno)
-            self.visit_block(node.body, top_level=False, conditions=(*conditions, test), function=function)
-            otherwise = (f"else of {test[0]}", node.lineno)
-            self.visit_block(node.orelse, top_level=False, conditions=(*conditions, otherwise), function=function)
+            self.visit_block(node.body, where.nested(test))
+            self.visit_block(node.orelse, where.nested((f"else of {test[0]}", node.lineno)))
             return
         for name in ("body", "orelse", "finalbody"):
             block = getattr(node, name, None)
             if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
-                self.visit_block(block, top_level=False, conditions=conditions, function=function)
+                self.visit_block(block, where.nested())
         for handler in getattr(node, "handlers", []) or []:
-            self.visit_block(handler.body, top_level=False, conditions=conditions, function=function)
+            self.visit_block(handler.body, where.nested())
 
     # --- the pieces ---
 
@@ -148,15 +147,9 @@ class Reader:
             return RunCall(node.lineno, self.text(node), "", False)
         return None
 
-    def calls_and_headers(
-        self,
-        node: ast.stmt,
-        *,
-        top_level: bool,
-        conditions: tuple[tuple[str, int], ...],
-        function: tuple[str, bool] | None,
-    ) -> None:
+    def calls_and_headers(self, node: ast.stmt, where: Where) -> None:
         """Calls in this statement (not in the blocks it holds): app.run, CORS(...), and headers set by hand."""
+        top_level, conditions, function = where.top_level, where.conditions, where.function
         own: list[ast.AST] = []
         todo: list[ast.AST] = [node]
         while todo:
@@ -234,4 +227,4 @@ class Reader:
         hook = any(
             dotted(d.func if isinstance(d, ast.Call) else d).endswith("after_request") for d in node.decorator_list
         )
-        self.visit_block(node.body, top_level=False, conditions=(), function=(node.name, hook))
+        self.visit_block(node.body, Where(False, (), (node.name, hook)))
